@@ -1,11 +1,13 @@
 # stepd — GNU Makefile. pkg-config finds every dependency.
 #   make            build build/stepd
-#   make test       unit tests, data-driven cases, conformance baseline
+#   make test       build, unit tests, data-driven cases (tests/cases)
 #   make asan       the same suites under AddressSanitizer + UBSan
-#   make fuzz       libFuzzer targets (clang), FUZZ_SECONDS each
-#   make bench      side-by-side benchmarks against the peers
+#   make conformance  the AWS-recorded corpus in ../shared/conformance
+#   make fuzz       libFuzzer targets (clang), FUZZ_SECONDS (60) each
+#   make bench      side-by-side benchmarks against the peers (not in CI)
 #   make deps       install the Debian packages the build and tests need
-#   make demo       run the example workflow
+#   make demo       deps, build, run examples/hello
+#   make build-all / asan-build   build what test / asan run (for make -j)
 
 PKGS     := jansson
 CC       ?= gcc
@@ -26,7 +28,7 @@ CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/%.o)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all test unit cases conformance asan fuzz bench deps demo clean
+.PHONY: all test unit cases conformance asan build-all asan-build fuzz fuzz-bins bench deps demo clean
 all: $(BUILD)/stepd
 
 $(BUILD)/libstepd.a: $(LIB_OBJ)
@@ -58,9 +60,48 @@ conformance: $(BUILD)/stepd
 
 test: all unit cases
 
+ASAN_MAKE = $(MAKE) BUILD=build/asan OPT="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all" \
+	  LDFLAGS="-fsanitize=address,undefined"
 asan:
-	$(MAKE) BUILD=build/asan OPT="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all" \
-	  LDFLAGS="-fsanitize=address,undefined" test
+	$(ASAN_MAKE) test
+
+# Everything `test` runs, built only: `make -j2 build-all` (or asan-build)
+# uses both cores, and the suites then run one at a time (CI does this).
+build-all: all $(UNIT_BIN)
+asan-build:
+	$(ASAN_MAKE) build-all
+
+# libFuzzer targets: the library is rebuilt with clang and the fuzzer's
+# coverage hooks into build/fuzz/ (a recursive make, as asan does), each
+# tests/fuzz/fuzz_*.c is linked against it, and tools/fuzz.sh runs them.
+FUZZ_SECONDS ?= 60
+FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all
+fuzz:
+	@sh tools/deps.sh
+	$(MAKE) --no-print-directory BUILD=build/fuzz CC=clang \
+	  OPT="-O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer-no-link $(FUZZ_SAN)" fuzz-bins
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) bash tools/fuzz.sh $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
+
+fuzz-bins: $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/%)
+
+$(BUILD)/fuzz_%: tests/fuzz/fuzz_%.c $(BUILD)/libstepd.a
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -fsanitize=fuzzer -o $@ $< $(BUILD)/libstepd.a $(LDLIBS)
+
+# Workloads, the peer (aws-local-stepfunctions, installed with npm into
+# bench/peers/) and the side-by-side table. Not run in CI.
+bench:
+	@sh tools/deps.sh
+	@$(MAKE) --no-print-directory all
+	@bash bench/run.sh
+
+# The example workflow, from a fresh machine: packages, build, one run.
+demo:
+	@sh tools/deps.sh
+	@$(MAKE) --no-print-directory all
+	$(BUILD)/stepd run --definition examples/hello/hello.asl.json \
+	  --input examples/hello/input.json --history
 
 deps:
 	@sh tools/deps.sh
