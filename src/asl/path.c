@@ -879,8 +879,11 @@ asl_path *asl_path_parse(const char *text, int flags, val_err *err)
             } else {
                 rc = parse_dot_name(&ps, &st);
             }
+        } else if (peek(&ps) == '[') {
+            rc = parse_bracket(&ps, &st);
         } else {
-            rc = parse_bracket(&ps, &st); /* parse_root left us at '.' or '[' */
+            perr(&ps, at, "expected '.' or '[' after a step");
+            rc = -1;
         }
         if (rc) {
             step_clear(&st);

@@ -58,6 +58,8 @@ struct frame {
     double tol_count;    /* -1: none */
     double tol_pct;      /* -1: none */
     char *kid_error, *kid_cause;
+    int from_kids;           /* the failure being handled came from a child */
+    int silent;              /* a distributed Map's child execution: its events are its own */
     /* outcome */
     int status;
     json_t *output;
@@ -225,6 +227,11 @@ static double ts_seconds(int64_t ns) { return (double)(ns / 1000000) / 1000.0; }
  * "entered at the event id #N" messages and the 25,000 limit need them. */
 static long hist(eng_exec *x, struct frame *f, const char *type, const char *key, json_t *details)
 {
+    if (f && f->silent) {
+        /* a child execution of a distributed Map keeps its own history */
+        json_decref(details);
+        return ++f->last_id;
+    }
     long id = ++x->next_event_id;
     if (x->record) {
         json_t *ev = json_object();
@@ -693,15 +700,20 @@ static void state_failed(eng_exec *x, struct frame *f, const char *error, const 
             f->retry_counts[i]++;
             f->retry_total++;
             free_kids(x, f);
+            f->from_kids = 0;
             f->phase = PH_RETRY;
             f->timer_id = arm_timer(x, f, TM_RETRY, x->now + (int64_t)(d * 1e9));
             return;
         }
     }
-    if (s->type == ASL_MAP)
+    if (f->from_kids && s->type == ASL_MAP) {
+        if (s->distributed)
+            hist(x, f, "MapRunFailed", NULL, NULL);
         hist(x, f, "MapStateFailed", NULL, NULL);
-    else if (s->type == ASL_PARALLEL)
+    } else if (f->from_kids && s->type == ASL_PARALLEL) {
         hist(x, f, "ParallelStateFailed", NULL, NULL);
+    }
+    f->from_kids = 0;
     free_kids(x, f);
     if (can_handle) {
         for (size_t i = 0; i < s->n_catch; i++) {
@@ -831,6 +843,8 @@ static void parallel_or_map_done(eng_exec *x, struct frame *p)
     const struct asl_state *s = cur(p);
     json_t *results = p->results;
     p->results = NULL;
+    if (s->type == ASL_MAP && s->distributed)
+        hist(x, p, "MapRunSucceeded", NULL, NULL);
     hist(x, p, s->type == ASL_MAP ? "MapStateSucceeded" : "ParallelStateSucceeded", NULL, NULL);
     free_kids(x, p);
     p->phase = PH_ENTER; /* no longer waiting */
@@ -855,14 +869,14 @@ static void kid_done(eng_exec *x, struct frame *p, struct frame *kid)
     p->running--;
     p->n_done++;
     if (kid->status == ENG_SUCCEEDED) {
-        if (is_map)
+        if (is_map && !s->distributed)
             hist(x, p, "MapIterationSucceeded", "mapIterationSucceededEventDetails",
                  x->record ? json_pack("{s:s,s:I}", "name", s->name, "index", (json_int_t)idx) : NULL);
         json_array_set(p->results, idx, kid->output);
         p->kids[idx] = NULL;
         frame_free(x, kid);
     } else {
-        if (is_map)
+        if (is_map && !s->distributed)
             hist(x, p, "MapIterationFailed", "mapIterationFailedEventDetails",
                  x->record ? json_pack("{s:s,s:I}", "name", s->name, "index", (json_int_t)idx) : NULL);
         p->n_failed++;
@@ -883,6 +897,7 @@ static void kid_done(eng_exec *x, struct frame *p, struct frame *kid)
                 c = xstrdup("The specified tolerated failure threshold was exceeded");
             }
             p->phase = PH_ENTER;
+            p->from_kids = 1;
             state_failed(x, p, e ? e : "States.Runtime", c);
             free(e);
             free(c);
@@ -924,10 +939,14 @@ static void start_kids(eng_exec *x, struct frame *p)
             }
             size_t sz = val_dump_size(in);
             k = frame_new(s->processor, p, i, in, sz, p->vars);
-            hist(x, p, "MapIterationStarted", "mapIterationStartedEventDetails",
+            if (!s->distributed)
+                hist(x, p, "MapIterationStarted", "mapIterationStartedEventDetails",
                  x->record ? json_pack("{s:s,s:I}", "name", s->name, "index", (json_int_t)i) : NULL);
         }
         k->last_id = p->last_id;
+        k->silent = p->silent || (s->type == ASL_MAP && s->distributed);
+        if (k->silent && !p->silent)
+            k->last_id = 0;
         p->kids[i] = k;
         p->running++;
         enqueue(x, k);
@@ -1010,6 +1029,8 @@ static void enter_parallel_or_map(eng_exec *x, struct frame *f)
             free(m);
             return;
         }
+        hist(x, f, "MapStateStarted", "mapStateStartedEventDetails",
+             x->record ? json_pack("{s:I}", "length", (json_int_t)json_array_size(items)) : NULL);
         double mc = 0, tc = -1, tp = -1;
         if (read_intfield(x, f, &s->max_concurrency, "MaxConcurrency", f->eff, &mc, 1) < 0 ||
             read_intfield(x, f, &s->tolerated_failure_count, "ToleratedFailureCount", f->eff, &tc, 1) < 0 ||
@@ -1032,8 +1053,8 @@ static void enter_parallel_or_map(eng_exec *x, struct frame *f)
         f->tol_pct = s->tolerated_failure_percentage.set ? tp : -1;
         f->items = items;
         f->n_kids = json_array_size(items);
-        hist(x, f, "MapStateStarted", "mapStateStartedEventDetails",
-             x->record ? json_pack("{s:I}", "length", (json_int_t)f->n_kids) : NULL);
+        if (s->distributed)
+            hist(x, f, "MapRunStarted", NULL, NULL);
     }
     f->kids = calloc(f->n_kids ? f->n_kids : 1, sizeof *f->kids);
     f->results = json_array();
