@@ -90,13 +90,21 @@ const char *asl_path_normalized(const asl_path *p);
  * whose variable does not exist returns NULL. */
 json_t *asl_path_eval(const asl_path *p, const struct asl_env *env);
 
+/* Jayway's explanation of why the definite path p names nothing in env:
+ * the text AWS puts after "Invalid path '<text>' : ", e.g.
+ *   "No results for path: $['a']['b']"   the last step is missing
+ *   "Missing property in path $['a']"    a key before the last is missing
+ * Returns a malloc'd string, or NULL when p names a value or is indefinite
+ * (an indefinite path never fails: it yields an array). */
+char *asl_path_miss_cause(const asl_path *p, const struct asl_env *env);
+
 /* ResultPath: returns root with value placed at p (a Reference Path rooted
  * at `$`), creating missing objects on the way. Consumes root and value.
  * Objects on the way are changed in place when the caller holds the only
  * reference and copied otherwise (copy the spine, share the rest). "$"
  * returns value. On failure (a step into a non-object, an index out of
- * range) returns NULL with err set (States.ResultPathMatchFailure, AWS's
- * cause) and releases both. */
+ * range) returns NULL with err set (States.ReferencePathConflict, as AWS
+ * names it, with AWS's cause) and releases both. */
 json_t *asl_path_set(const asl_path *p, json_t *root, json_t *value, val_err *err);
 
 /* ------------------------------------------------------------- intrinsics */

@@ -4,7 +4,6 @@
  * unions, deep scan and filters. Text is parsed once, iteratively; a
  * definite path is evaluated without allocating; ResultPath writes copy only
  * the objects on the way and only when they are shared. */
-#include "asl/path_int.h"
 
 #include <errno.h>
 #include <limits.h>

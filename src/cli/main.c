@@ -44,6 +44,8 @@ static const char *usage_run =
     "  --state-machine-name NAME  the machine's name (default: the file's base name)\n"
     "  --repeat N             run N executions and add timing figures under \"bench\"\n"
     "  --seed N               seed for UUIDs, tokens, MathRandom and jitter\n"
+    "  --payload-limit BYTES  raise the 256 KiB payload limit (States.DataLimitExceeded);\n"
+    "                         for benchmarks whose data AWS itself would refuse\n"
     "\n"
     "exit status: 0 SUCCEEDED; 1 FAILED, TIMED_OUT or ABORTED; 2 bad usage or a\n"
     "rejected definition (the AWS error code and message on stderr).\n";
@@ -144,6 +146,7 @@ struct run_opts {
     const char *definition, *input, *mock_file, *mock_case, *name, *machine_name;
     int type, history, no_wait;
     long repeat;
+    size_t payload_limit;
     uint64_t seed;
     int seeded;
 };
@@ -312,7 +315,7 @@ static int cmd_run(int argc, char **argv)
         {"no-wait", no_argument, 0, 'W'},          {"mock", required_argument, 0, 'm'},
         {"mock-case", required_argument, 0, 'c'},  {"name", required_argument, 0, 'n'},
         {"repeat", required_argument, 0, 'r'},     {"seed", required_argument, 0, 's'},
-        {"state-machine-name", required_argument, 0, 'M'}, {"help", no_argument, 0, 'h'},
+        {"state-machine-name", required_argument, 0, 'M'}, {"payload-limit", required_argument, 0, 'P'}, {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     int c;
     optind = 1;
@@ -336,6 +339,16 @@ static int cmd_run(int argc, char **argv)
         case 'c': o.mock_case = optarg; break;
         case 'n': o.name = optarg; break;
         case 'M': o.machine_name = optarg; break;
+        case 'P': {
+            char *end;
+            long long v = strtoll(optarg, &end, 10);
+            if (*end || v < 1) {
+                fprintf(stderr, "stepd run: --payload-limit takes a positive number of bytes\n");
+                return 2;
+            }
+            o.payload_limit = (size_t)v;
+            break;
+        }
         case 'r': {
             char *end;
             o.repeat = strtol(optarg, &end, 10);
@@ -385,7 +398,7 @@ static int cmd_run(int argc, char **argv)
     }
     uint64_t seed = o.seeded ? o.seed : (uint64_t)wall_ns() ^ ((uint64_t)getpid() << 32);
     struct eng_config cfg = {.machine_name = mname, .execution_name = o.name, .type = o.type,
-                             .record_history = o.history};
+                             .record_history = o.history, .max_payload = o.payload_limit};
     eng_exec *x = NULL;
     long transitions = 0;
     double t0 = mono_s();

@@ -60,6 +60,7 @@ struct frame {
     char *kid_error, *kid_cause;
     int from_kids;           /* the failure being handled came from a child */
     int silent;              /* a distributed Map's child execution: its events are its own */
+    size_t n_pending;        /* live entries in exec->pend that point here */
     /* outcome */
     int status;
     json_t *output;
@@ -100,6 +101,7 @@ struct eng_exec {
     size_t n_eff_refs, cap_eff_refs;
     json_t *invocations; /* state name -> count of invocations (for attempt numbers) */
     long transitions;
+    size_t max_payload;
 };
 
 /* ------------------------------------------------------------ utilities */
@@ -147,6 +149,7 @@ static void pend_add(eng_exec *x, uint64_t id, struct frame *f, int kind)
         x->pend = realloc(x->pend, x->cap_pend * sizeof *x->pend);
     }
     x->pend[x->n_pend++] = (struct pending){id, f, kind};
+    f->n_pending++;
 }
 
 /* ids are handed out in increasing order, so pend is sorted by id */
@@ -167,6 +170,7 @@ static struct pending *pend_find(eng_exec *x, uint64_t id)
 
 static void pend_kill(eng_exec *x, struct pending *p)
 {
+    p->f->n_pending--;
     p->f = NULL;
     if (++x->dead_pend > 64 && x->dead_pend * 2 > x->n_pend) {
         size_t j = 0;
@@ -189,7 +193,7 @@ static void pend_cancel_id(eng_exec *x, uint64_t id)
 
 static void pend_drop_frame(eng_exec *x, struct frame *f)
 {
-    for (size_t i = 0; i < x->n_pend; i++)
+    for (size_t i = 0; i < x->n_pend && f->n_pending; i++)
         if (x->pend[i].f == f)
             pend_kill(x, &x->pend[i]);
 }
@@ -348,7 +352,7 @@ static void frame_free(eng_exec *x, struct frame *f)
     free_kids(x, f);
     pend_drop_frame(x, f);
     /* a queued frame is removed from the queue lazily: mark it */
-    for (size_t i = 0; i < x->q_len; i++) {
+    for (size_t i = 0; f->queued && i < x->q_len; i++) {
         size_t k = (x->q_head + i) % x->q_cap;
         if (x->queue[k] == f)
             x->queue[k] = NULL;
@@ -427,30 +431,11 @@ static char *runtime_cause(struct frame *f, const char *detail)
 /* Message for a definite path that names nothing, in Jayway's words. */
 static char *path_miss_message(const asl_path *p, const struct asl_env *env)
 {
-    const char *norm = asl_path_normalized(p);
-    /* Find the first prefix of the normalized path that names nothing: an
-     * intermediate miss is "Missing property in path", a last-step miss
-     * "No results for path". */
-    size_t n = strlen(norm);
-    for (size_t i = 1; i <= n; i++) {
-        if (i < n && !(norm[i] == '[' && norm[i - 1] == ']'))
-            continue;
-        if (i == 1)
-            continue;
-        char *prefix = strndup(norm, i);
-        asl_path *pp = asl_path_parse(prefix, 0, NULL);
-        json_t *v = pp ? asl_path_eval(pp, env) : NULL;
-        asl_path_free(pp);
-        if (!v) {
-            char *msg = i < n ? xasprintf("Invalid path '%s' : Missing property in path %s", asl_path_text(p), prefix)
-                              : xasprintf("Invalid path '%s' : No results for path: %s", asl_path_text(p), norm);
-            free(prefix);
-            return msg;
-        }
-        json_decref(v);
-        free(prefix);
-    }
-    return xasprintf("Invalid path '%s' : No results for path: %s", asl_path_text(p), norm);
+    char *why = asl_path_miss_cause(p, env);
+    char *msg = xasprintf("Invalid path '%s' : %s", asl_path_text(p),
+                          why ? why : "No results for path");
+    free(why);
+    return msg;
 }
 
 /* Applies a Path (InputPath / OutputPath) to v. Returns a new reference or
@@ -539,7 +524,7 @@ static json_t *assigned_details(json_t *vals)
 static void state_exit(eng_exec *x, struct frame *f, json_t *out, size_t out_size, json_t *assigned)
 {
     const struct asl_state *s = cur(f);
-    if (out_size > ENG_MAX_PAYLOAD && val_dump_size(out) > ENG_MAX_PAYLOAD) {
+    if (out_size > x->max_payload && val_dump_size(out) > x->max_payload) {
         json_decref(out);
         json_decref(assigned);
         char *c = xasprintf("The state/task '%s' returned a result with a size exceeding the maximum number of "
@@ -621,7 +606,7 @@ static void state_result(eng_exec *x, struct frame *f, json_t *result)
         return;
     }
     size_t rsize = val_dump_size(result);
-    if (rsize > ENG_MAX_PAYLOAD) {
+    if (rsize > x->max_payload) {
         json_decref(result);
         json_decref(assigned);
         char *c = xasprintf("The state/task '%s' returned a result with a size exceeding the maximum number of "
@@ -1502,7 +1487,7 @@ static void task_succeeded(eng_exec *x, struct frame *f, json_t *output)
     const struct asl_state *s = cur(f);
     task_clear(x, f);
     json_t *out = output ? json_incref(output) : json_null();
-    if (val_dump_size(out) > ENG_MAX_PAYLOAD) {
+    if (val_dump_size(out) > x->max_payload) {
         json_decref(out);
         char *c = xasprintf("The state/task '%s' returned a result with a size exceeding the maximum number of "
                             "bytes service limit.",
@@ -1578,6 +1563,7 @@ eng_exec *eng_exec_new(const struct asl_machine *m, const struct eng_config *cfg
     x->m = m;
     x->type = cfg->type;
     x->record = cfg->record_history;
+    x->max_payload = cfg->max_payload ? cfg->max_payload : ENG_MAX_PAYLOAD;
     x->rng = seed;
     x->region = strdup(cfg->region ? cfg->region : "us-east-1");
     x->account = strdup(cfg->account ? cfg->account : "123456789012");
@@ -1654,7 +1640,7 @@ static void start(eng_exec *x)
     } else {
         hist(x, x->root, NULL, NULL, NULL);
     }
-    if (in_size > ENG_MAX_PAYLOAD) {
+    if (in_size > x->max_payload) {
         exec_finish(x, ENG_FAILED, NULL, "States.DataLimitExceeded",
                     "The execution input exceeds the maximum number of bytes service limit.");
         return;

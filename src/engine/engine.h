@@ -33,6 +33,7 @@ struct eng_config {
     const char *role_arn;
     int type;             /* enum eng_type */
     int record_history;   /* build history events (GetExecutionHistory shape) */
+    size_t max_payload;   /* bytes; 0 = AWS's 256 KiB (raise it only for benchmarks) */
 };
 
 enum eng_effect_kind {

@@ -5,7 +5,6 @@
 #include <time.h>
 
 #include "asl/asl.h"
-#include "asl/path_int.h"
 #include "tap.h"
 
 static json_t *J(const char *text)
@@ -143,6 +142,8 @@ static void test_parse(void)
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
         CHECK(refused(bad[i], 0, NULL));
     CHECK(refused("$.", 0, "must not end"));
+    CHECK(refused("$[0]x", 0, "expected '.' or '['"));
+    CHECK(refused("$.a[0]b", 0, "expected '.' or '['"));
     CHECK(refused("$[*]", ASL_PATH_REFERENCE, "wildcard"));
 
     /* hostile sizes: long texts parse without deep recursion */
