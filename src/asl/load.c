@@ -324,6 +324,8 @@ static const char *const jsonata_only[] = {"Output", "Arguments", "Items", NULL}
 
 static int field_allowed(const char *k, int type)
 {
+    if (type < 0 || type >= ASL_STATE_TYPE_COUNT)
+        return 0;
     for (size_t i = 0; i < sizeof state_fields / sizeof *state_fields; i++)
         if (strcmp(state_fields[i].name, k) == 0)
             return (state_fields[i].types >> type) & 1u;
@@ -1300,7 +1302,7 @@ static void check_graph(struct ld *L, struct asl_machine *m, json_t *states, jso
         edge(L, local, NULL, start, p);
         free(p);
     }
-    int terminal = 0;
+    int terminal = 0, unsure = 0;
     size_t i = 0;
     const char *k;
     json_t *sj;
@@ -1308,20 +1310,28 @@ static void check_graph(struct ld *L, struct asl_machine *m, json_t *states, jso
     {
         int t = m->states[i].type;
         const char *sp = spaths[i];
-        if (!json_is_object(sj) || t < 0) {
+        if (!json_is_object(sj)) {
+            unsure = 1;
             i++;
             continue;
         }
         json_t *v;
         char *p;
-        if (t == ASL_SUCCEED || t == ASL_FAIL || json_is_true(json_object_get(sj, "End")))
+        json_t *end = json_object_get(sj, "End");
+        if (t == ASL_SUCCEED || t == ASL_FAIL || json_is_true(end))
             terminal = 1;
-        if (field_allowed("Next", t) && (v = json_object_get(sj, "Next"))) {
+        /* a state whose shape is broken may have been meant as the end */
+        if (t < 0 || (end && !json_is_boolean(end)) ||
+            (field_allowed("Next", t) && !json_is_true(end) && !json_object_get(sj, "Next")))
+            unsure = 1;
+        /* an untyped state still has its transitions read, so that the
+         * states it leads to are not called unreachable */
+        if ((t < 0 || field_allowed("Next", t)) && (v = json_object_get(sj, "Next"))) {
             p = cat("%s/Next", sp);
             edge(L, local, &adj[i], v, p);
             free(p);
         }
-        if (t == ASL_CHOICE) {
+        if (t == ASL_CHOICE || t < 0) {
             json_t *ch = json_object_get(sj, "Choices");
             for (size_t j = 0; json_is_array(ch) && j < json_array_size(ch); j++) {
                 json_t *r = json_array_get(ch, j);
@@ -1337,7 +1347,7 @@ static void check_graph(struct ld *L, struct asl_machine *m, json_t *states, jso
                 free(p);
             }
         }
-        json_t *ca = field_allowed("Catch", t) ? json_object_get(sj, "Catch") : NULL;
+        json_t *ca = t < 0 || field_allowed("Catch", t) ? json_object_get(sj, "Catch") : NULL;
         for (size_t j = 0; json_is_array(ca) && j < json_array_size(ca); j++) {
             json_t *c = json_array_get(ca, j);
             if (json_is_object(c) && (v = json_object_get(c, "Next"))) {
@@ -1349,7 +1359,7 @@ static void check_graph(struct ld *L, struct asl_machine *m, json_t *states, jso
         i++;
     }
 
-    if (top && !terminal && n > 0) {
+    if (top && !terminal && !unsure && n > 0) {
         /* AWS reports this alone, without the reachability walk */
         asl_diag_add(L->d, "MISSING_END_STATE", NULL, "Workflow has no terminal state");
     } else {

@@ -5,7 +5,10 @@
  * definite path is evaluated without allocating; ResultPath writes copy only
  * the objects on the way and only when they are shared. */
 
+#include "asl/asl.h"
+
 #include <errno.h>
+#include <stdint.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>

@@ -452,14 +452,14 @@ static void test_math(void)
     CHECK(rng_state != before); /* the callee advances the engine's state */
 
     /* seeded: the same seed gives the same number, java.util.Random's */
-    OK("States.MathRandom(0, 1000, 7)", "964");
-    OK("States.MathRandom(0, 1000, 7)", "964");
+    OK("States.MathRandom(0, 1000, 7)", "236");
+    OK("States.MathRandom(0, 1000, 7)", "236");
     OK("States.MathRandom(10, 20, 42)", "10");
-    OK("States.MathRandom(0, 1024, 12345)", "369");
+    OK("States.MathRandom(0, 1024, 12345)", "370");
     OK("States.MathRandom(5, 6, 99)", "5");
     {
         json_t *a = ev("States.MathRandom(-50, 50, -8)"), *b = ev("States.MathRandom(-50, 50, -8)");
-        CHECK(a && val_equal(a, b) && json_integer_value(a) >= -50 && json_integer_value(a) < 50);
+        CHECK(a && val_equal(a, b) && json_integer_value(a) == -14);
         json_decref(a);
         json_decref(b);
     }

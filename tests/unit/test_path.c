@@ -5,6 +5,7 @@
 #include <time.h>
 
 #include "asl/asl.h"
+#include "asl/asl.h"
 #include "tap.h"
 
 static json_t *J(const char *text)
