@@ -319,9 +319,10 @@ void asl_machine_free(struct asl_machine *m);
 int asl_state_index(const struct asl_machine *m, const char *name);
 
 /* Whether an error name is matched by an ErrorEquals list, with AWS's
- * rules: States.ALL matches everything but States.Runtime and
- * States.DataLimitExceeded; States.TaskFailed matches everything but
- * States.Timeout (and the two terminal errors). */
+ * rules: States.Runtime is never matched (not even by its own name);
+ * States.ALL matches everything else, States.DataLimitExceeded of a task
+ * result included; States.TaskFailed matches everything but States.Timeout,
+ * States.Runtime and States.DataLimitExceeded. */
 int asl_errlist_match(const struct asl_errlist *l, const char *error);
 
 #endif

@@ -122,8 +122,15 @@ static void perr(struct parser *p, size_t pos, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    val_err_set(p->err, VAL_ERR_VALIDATION, NULL,
-                "Invalid intrinsic function call '%s': %s (at position %zu)", p->s, msg, pos);
+    /* echo at most 200 bytes of the call: hostile text can be megabytes */
+    size_t len = strlen(p->s), shown = len;
+    if (len > 200) {
+        shown = 200;
+        while (shown > 0 && ((unsigned char)p->s[shown] & 0xC0) == 0x80)
+            shown--; /* do not cut a UTF-8 sequence */
+    }
+    val_err_set(p->err, VAL_ERR_VALIDATION, NULL, "Invalid intrinsic function call '%.*s%s': %s (at position %zu)",
+                (int)shown, p->s, shown < len ? "..." : "", msg, pos);
 }
 
 int asl_is_intrinsic(const char *text)
@@ -1147,7 +1154,11 @@ static json_t *fn_array_unique(const struct ectx *c, json_t *arr)
     json_t *out = json_array();
     for (size_t i = 0; i < n; i++) {
         json_t *v = json_array_get(arr, i);
-        size_t at = (size_t)hash_value(v) & (cap - 1);
+        uint64_t h = hash_value(v);
+        h ^= h >> 33; /* spread the high bits down: table slots use the low ones */
+        h *= 0xff51afd7ed558ccdULL;
+        h ^= h >> 33;
+        size_t at = (size_t)h & (cap - 1);
         int dup = 0;
         while (slot[at]) {
             if (val_equal(json_array_get(out, slot[at] - 1), v)) {
@@ -1371,7 +1382,7 @@ static json_t *eval_call(const struct node *nd, const struct ectx *c)
     case F_MATH_ADD: r = fn_math_add(c, a[0], a[1]); break;
     case F_STRING_SPLIT: r = fn_string_split(c, a[0], a[1]); break;
     case F_UUID: r = fn_uuid(c); break;
-    default: r = invalid(c, nd->fn); break;
+    default: r = efail(c, "unknown function"); break; /* unreachable: parse checked the name */
     }
 done:
     for (size_t i = 0; i < got; i++)

@@ -35,7 +35,8 @@ struct frame {
     int queued;
     json_t *raw;             /* raw input of the current state */
     size_t raw_size;         /* upper bound of raw's serialized size */
-    json_t *eff;             /* effective input (after InputPath; after Parameters for tasks) */
+    json_t *eff;             /* effective input (after InputPath; after Parameters but for Task/Map) */
+    json_t *task_in;         /* Task: the input of the current attempt (after Parameters) */
     json_t *vars;            /* visible variables (object) or NULL */
     json_t *item_value;      /* Map iteration: its item (for $$.Map.Item.Value) */
     long entered_id;
@@ -359,6 +360,7 @@ static void frame_free(eng_exec *x, struct frame *f)
     }
     json_decref(f->raw);
     json_decref(f->eff);
+    json_decref(f->task_in);
     json_decref(f->vars);
     json_decref(f->item_value);
     json_decref(f->output);
@@ -549,6 +551,7 @@ static void state_exit(eng_exec *x, struct frame *f, json_t *out, size_t out_siz
     commit_assign(f, assigned);
     x->transitions++;
     set_json(&f->eff, NULL);
+    set_json(&f->task_in, NULL);
     free(f->retry_counts);
     f->retry_counts = NULL;
     f->retry_total = 0;
@@ -570,6 +573,7 @@ static void state_exit(eng_exec *x, struct frame *f, json_t *out, size_t out_siz
 static void goto_state(eng_exec *x, struct frame *f, int next, json_t *out, size_t out_size)
 {
     set_json(&f->eff, NULL);
+    set_json(&f->task_in, NULL);
     set_json(&f->raw, out);
     f->raw_size = out_size;
     f->state = next;
@@ -650,10 +654,10 @@ static void state_result(eng_exec *x, struct frame *f, json_t *result)
     state_exit(x, f, out, msize, assigned);
 }
 
-static int error_is_terminal(const char *e)
-{
-    return strcmp(e, "States.Runtime") == 0 || strcmp(e, "States.DataLimitExceeded") == 0;
-}
+/* States.Runtime is never caught or retried. (States.DataLimitExceeded from
+ * a task's result is catchable by States.ALL, as AWS records; an oversized
+ * state output fails the frame directly in state_exit.) */
+static int error_is_terminal(const char *e) { return strcmp(e, "States.Runtime") == 0; }
 
 static double retry_delay(eng_exec *x, const struct asl_retrier *r, long attempt)
 {
@@ -1225,8 +1229,9 @@ static void enter_state(eng_exec *x, struct frame *f)
     }
     set_json(&f->eff, eff);
 
-    /* Parameters (Map's ItemSelector is applied per item instead) */
-    if (s->parameters && s->type != ASL_MAP) {
+    /* Parameters (Map's ItemSelector is applied per item, a Task's per
+     * attempt, once its task token exists) */
+    if (s->parameters && s->type != ASL_MAP && s->type != ASL_TASK) {
         env_for(x, f, &env, f->eff);
         val_err err = {0};
         json_t *p = asl_template_eval(s->parameters, &env, &err);
@@ -1403,36 +1408,26 @@ static void task_invoke(eng_exec *x, struct frame *f)
         uuid_from(&x->rng, u1);
         uuid_from(&x->rng, u2);
         f->token = xasprintf("%s%s", u1, u2);
-        /* the token must be visible to Parameters: re-evaluate them now */
-        if (s->parameters) {
-            struct asl_env env;
-            json_t *in = NULL;
-            char *msg = NULL;
-            env_for(x, f, &env, f->raw);
-            in = apply_path(s->input_path, s->input_path_null, f->raw, &env, &msg);
-            env_done(&env);
-            if (!in) {
-                runtime_fail(x, f, NULL, msg);
-                free(msg);
-                return;
-            }
-            env_for(x, f, &env, in);
-            val_err err = {0};
-            json_t *p = asl_template_eval(s->parameters, &env, &err);
-            env_done(&env);
-            json_decref(in);
-            if (!p) {
-                fail_with_err(x, f, &err);
-                return;
-            }
-            set_json(&f->eff, p);
+    }
+    if (s->parameters) {
+        struct asl_env env;
+        env_for(x, f, &env, f->eff);
+        val_err err = {0};
+        json_t *p = asl_template_eval(s->parameters, &env, &err);
+        env_done(&env);
+        if (!p) {
+            fail_with_err(x, f, &err);
+            return;
         }
+        set_json(&f->task_in, p);
+    } else {
+        set_json(&f->task_in, json_incref(f->eff));
     }
     if (x->record) {
         json_t *d = json_object();
         if (lambda_arn) {
             val_obj_set_take(d, "resource", json_string(s->resource));
-            val_obj_set_take(d, "input", text_of(f->eff));
+            val_obj_set_take(d, "input", text_of(f->task_in));
             val_obj_set_take(d, "inputDetails", json_pack("{s:b}", "truncated", 0));
             if (timeout > 0)
                 val_obj_set_take(d, "timeoutInSeconds", json_integer((json_int_t)timeout));
@@ -1442,7 +1437,7 @@ static void task_invoke(eng_exec *x, struct frame *f)
             val_obj_set_take(d, "resourceType", json_string(rtype));
             val_obj_set_take(d, "resource", json_string(rname));
             val_obj_set_take(d, "region", json_string(x->region));
-            val_obj_set_take(d, "parameters", text_of(f->eff));
+            val_obj_set_take(d, "parameters", text_of(f->task_in));
             if (timeout > 0)
                 val_obj_set_take(d, "timeoutInSeconds", json_integer((json_int_t)timeout));
             if (heartbeat > 0)
@@ -1466,7 +1461,7 @@ static void task_invoke(eng_exec *x, struct frame *f)
     e->id = f->task_id;
     e->state = s->name;
     e->resource = s->resource;
-    e->input = f->eff;
+    e->input = f->task_in;
     e->token = f->token;
     e->attempt = attempt;
     f->timeout_timer = timeout > 0 ? arm_timer(x, f, TM_TASK_TIMEOUT, x->now + (int64_t)(timeout * 1e9)) : 0;
