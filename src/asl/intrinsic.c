@@ -112,25 +112,33 @@ static void skip_ws(struct parser *p)
 
 static void perr(struct parser *p, size_t pos, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
+/* How many bytes of s to echo in a message: at most max, never ending
+ * inside a UTF-8 sequence (hostile text can be megabytes). */
+static int echo_len(const char *s, size_t max)
+{
+    size_t len = strlen(s);
+    if (len <= max)
+        return (int)len;
+    while (max > 0 && ((unsigned char)s[max] & 0xC0) == 0x80)
+        max--;
+    return (int)max;
+}
+
 static void perr(struct parser *p, size_t pos, const char *fmt, ...)
 {
     /* the first problem wins: nested failures return through every level */
     if (p->err->kind != VAL_ERR_NONE)
         return;
-    char msg[512];
+    char *msg = NULL;
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    if (vasprintf(&msg, fmt, ap) < 0)
+        msg = NULL;
     va_end(ap);
-    /* echo at most 200 bytes of the call: hostile text can be megabytes */
-    size_t len = strlen(p->s), shown = len;
-    if (len > 200) {
-        shown = 200;
-        while (shown > 0 && ((unsigned char)p->s[shown] & 0xC0) == 0x80)
-            shown--; /* do not cut a UTF-8 sequence */
-    }
+    int shown = echo_len(p->s, 200);
     val_err_set(p->err, VAL_ERR_VALIDATION, NULL, "Invalid intrinsic function call '%.*s%s': %s (at position %zu)",
-                (int)shown, p->s, shown < len ? "..." : "", msg, pos);
+                shown, p->s, p->s[shown] ? "..." : "", msg ? msg : "", pos);
+    free(msg);
 }
 
 int asl_is_intrinsic(const char *text)
@@ -242,10 +250,8 @@ static struct node *parse_path(struct parser *p)
     val_err e = {0};
     asl_path *path = asl_path_parse(text, 0, &e);
     if (!path) {
-        char msg[200];
-        snprintf(msg, sizeof msg, "the path '%.80s' is not valid: %.90s", text,
-                 e.cause ? e.cause : "parse error");
-        perr(p, start, "%s", msg);
+        perr(p, start, "the path '%.*s%s' is not valid: %s", echo_len(text, 100), text,
+             text[echo_len(text, 100)] ? "..." : "", e.cause ? e.cause : "parse error");
         val_err_clear(&e);
         free(text);
         return NULL;

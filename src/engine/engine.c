@@ -6,7 +6,7 @@
  * every runnable frame (FIFO) until each one blocks on an effect (task,
  * timer) or finishes; a finished child wakes its parent. Nothing here
  * recurses on data depth: frames go through a queue. */
-#include "engine/engine.h"
+#include "engine/engine_int.h"
 
 #include <inttypes.h>
 #include <math.h>
@@ -15,95 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum phase {
-    PH_ENTER,     /* about to enter the current state */
-    PH_TASK,      /* waiting for a task result */
-    PH_WAIT,      /* Wait state: waiting for its timer */
-    PH_RETRY,     /* waiting for a retry back-off timer */
-    PH_KIDS,      /* Parallel/Map: waiting for children */
-    PH_DONE,      /* finished (status set) */
-};
-
-enum timer_kind { TM_WAIT, TM_RETRY, TM_TASK_TIMEOUT, TM_HEARTBEAT, TM_EXEC_TIMEOUT };
-
-struct frame {
-    const struct asl_machine *m;
-    struct frame *parent;
-    size_t index;            /* branch / item index within the parent */
-    int state;
-    int phase;
-    int queued;
-    json_t *raw;             /* raw input of the current state */
-    size_t raw_size;         /* upper bound of raw's serialized size */
-    json_t *eff;             /* effective input (after InputPath; after Parameters but for Task/Map) */
-    json_t *task_in;         /* Task: the input of the current attempt (after Parameters) */
-    json_t *vars;            /* visible variables (object) or NULL */
-    json_t *item_value;      /* Map iteration: its item (for $$.Map.Item.Value) */
-    long entered_id;
-    int64_t entered_ns;
-    long last_id;
-    long *retry_counts;
-    long retry_total;
-    uint64_t task_id;
-    long attempt;
-    char *token;
-    uint64_t timer_id;
-    uint64_t timeout_timer, heartbeat_timer;
-    int64_t heartbeat_ns;
-    /* Parallel / Map */
-    struct frame **kids;
-    size_t n_kids, next_kid, running, n_done, n_failed;
-    json_t *results;
-    json_t *items;
-    long max_conc;
-    double tol_count;    /* -1: none */
-    double tol_pct;      /* -1: none */
-    char *kid_error, *kid_cause;
-    int from_kids;           /* the failure being handled came from a child */
-    int silent;              /* a distributed Map's child execution: its events are its own */
-    size_t n_pending;        /* live entries in exec->pend that point here */
-    /* outcome */
-    int status;
-    json_t *output;
-    char *error, *cause;
-};
-
-struct pending {
-    uint64_t id;
-    struct frame *f;
-    int kind; /* 0 task, 1+ timer kinds (enum timer_kind + 1) */
-};
-
-struct eng_exec {
-    const struct asl_machine *m;
-    int type;
-    int record;
-    char *region, *account, *machine_name, *exec_name, *role_arn;
-    char *sm_arn, *exec_arn;
-    json_t *input;
-    json_t *ctx_execution, *ctx_machine;
-    uint64_t rng;
-    int64_t now;
-    int64_t start_ns;
-    long next_event_id;
-    uint64_t next_id;
-    json_t *history;
-    int status;
-    json_t *output;
-    char *error, *cause;
-    struct frame *root;
-    struct frame **queue;
-    size_t q_head, q_len, q_cap;
-    struct pending *pend;
-    size_t n_pend, cap_pend, dead_pend;
-    struct eng_effect *effects;
-    size_t n_eff, cap_eff;
-    json_t **eff_refs; /* inputs referenced by effects, released next step */
-    size_t n_eff_refs, cap_eff_refs;
-    json_t *invocations; /* state name -> count of invocations (for attempt numbers) */
-    long transitions;
-    size_t max_payload;
-};
 
 /* ------------------------------------------------------------ utilities */
 
@@ -143,13 +54,13 @@ static void uuid_from(uint64_t *rng, char out[37])
 
 /* ------------------------------------------------------------- pending */
 
-static void pend_add(eng_exec *x, uint64_t id, struct frame *f, int kind)
+void engp_pend_add(eng_exec *x, uint64_t id, struct frame *f, int kind, int64_t due_ns)
 {
     if (x->n_pend == x->cap_pend) {
         x->cap_pend = x->cap_pend ? x->cap_pend * 2 : 16;
         x->pend = realloc(x->pend, x->cap_pend * sizeof *x->pend);
     }
-    x->pend[x->n_pend++] = (struct pending){id, f, kind};
+    x->pend[x->n_pend++] = (struct pending){id, f, kind, due_ns};
     f->n_pending++;
 }
 
@@ -216,7 +127,7 @@ static struct eng_effect *effect_new(eng_exec *x, int kind)
 static uint64_t arm_timer(eng_exec *x, struct frame *f, int kind, int64_t due)
 {
     uint64_t id = ++x->next_id;
-    pend_add(x, id, f, kind + 1);
+    engp_pend_add(x, id, f, kind + 1, due);
     struct eng_effect *e = effect_new(x, ENG_EFF_TIMER);
     e->id = id;
     e->due_ns = due;
@@ -362,7 +273,6 @@ static void frame_free(eng_exec *x, struct frame *f)
     json_decref(f->eff);
     json_decref(f->task_in);
     json_decref(f->vars);
-    json_decref(f->item_value);
     json_decref(f->output);
     free(f->retry_counts);
     free(f->token);
@@ -1452,7 +1362,7 @@ static void task_invoke(eng_exec *x, struct frame *f)
     }
     f->phase = PH_TASK;
     f->task_id = ++x->next_id;
-    pend_add(x, f->task_id, f, 0);
+    engp_pend_add(x, f->task_id, f, 0, 0);
     /* attempt: how many times this state was invoked before, across the run */
     json_t *cnt = json_object_get(x->invocations, s->name);
     long attempt = cnt ? (long)json_integer_value(cnt) : 0;
@@ -1464,6 +1374,7 @@ static void task_invoke(eng_exec *x, struct frame *f)
     e->input = f->task_in;
     e->token = f->token;
     e->attempt = attempt;
+    f->attempt = attempt;
     f->timeout_timer = timeout > 0 ? arm_timer(x, f, TM_TASK_TIMEOUT, x->now + (int64_t)(timeout * 1e9)) : 0;
     f->heartbeat_ns = heartbeat > 0 ? (int64_t)(heartbeat * 1e9) : 0;
     f->heartbeat_timer = heartbeat > 0 ? arm_timer(x, f, TM_HEARTBEAT, x->now + f->heartbeat_ns) : 0;

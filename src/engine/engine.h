@@ -99,4 +99,21 @@ json_t *eng_history(const eng_exec *x);           /* borrowed array of events */
 long eng_event_count(const eng_exec *x);
 const char *eng_execution_arn(const eng_exec *x);
 
+/* ------------------------------------------------------------ snapshots */
+
+/* The whole execution between two steps as a JSON value (a new reference):
+ * frames, variables, retry counters, pending tasks and timers, history.
+ * This is what a durable store keeps. */
+json_t *eng_snapshot(const eng_exec *x);
+
+/* Rebuilds an execution of machine m (borrowed, the same definition the
+ * snapshot was taken with) from snap (borrowed). NULL with err set when
+ * the snapshot does not fit the machine. */
+eng_exec *eng_restore(const struct asl_machine *m, json_t *snap, val_err *err);
+
+/* Makes the effects still outstanding (tasks in flight, armed timers)
+ * readable with eng_effects, so that after a restore the caller re-issues
+ * them: a task is delivered at least once, a timer fires once. */
+void eng_outstanding(eng_exec *x);
+
 #endif
