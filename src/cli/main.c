@@ -397,7 +397,7 @@ static int cmd_run(int argc, char **argv)
         }
     }
     uint64_t seed = o.seeded ? o.seed : (uint64_t)wall_ns() ^ ((uint64_t)getpid() << 32);
-    struct eng_config cfg = {.machine_name = mname, .execution_name = o.name, .type = o.type,
+    struct eng_config cfg = {.region = "us-east-1", .account = "123456789012", .machine_name = mname, .execution_name = o.name, .type = o.type,
                              .record_history = o.history, .max_payload = o.payload_limit};
     eng_exec *x = NULL;
     long transitions = 0;

@@ -216,7 +216,8 @@ static json_t *context_for(eng_exec *x, struct frame *f, int with_item, size_t i
     char ts[64];
     asl_timestamp_format(f->entered_ns, ts, sizeof ts);
     val_obj_set_take(st, "EnteredTime", json_string(ts));
-    if (f->retry_total > 0)
+    int type = cur(f)->type;
+    if (f->retry_total > 0 || type == ASL_TASK || type == ASL_PARALLEL || type == ASL_MAP)
         val_obj_set_take(st, "RetryCount", json_integer(f->retry_total));
     val_obj_set_take(c, "State", st);
     if (f->token)
@@ -1395,13 +1396,15 @@ static void task_succeeded(eng_exec *x, struct frame *f, json_t *output)
     json_t *out = output ? json_incref(output) : json_null();
     if (val_dump_size(out) > x->max_payload) {
         json_decref(out);
+        /* AWS names the function ARN (direct Lambda) or the service
+         * ("lambda" for lambda:invoke); it is catchable by States.ALL */
+        char rtype[256], rname[512];
+        int la;
+        resource_parts(s->resource, rtype, sizeof rtype, rname, sizeof rname, &la);
         char *c = xasprintf("The state/task '%s' returned a result with a size exceeding the maximum number of "
                             "bytes service limit.",
-                            s->name);
+                            la ? s->resource : rtype);
         if (x->record) {
-            char rtype[256], rname[512];
-            int la;
-            resource_parts(s->resource, rtype, sizeof rtype, rname, sizeof rname, &la);
             json_t *d = details_err("States.DataLimitExceeded", c);
             if (!la) {
                 val_obj_set_take(d, "resourceType", json_string(rtype));
