@@ -63,13 +63,13 @@ test: all unit cases
 ASAN_MAKE = $(MAKE) BUILD=build/asan OPT="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all" \
 	  LDFLAGS="-fsanitize=address,undefined"
 asan:
-	$(ASAN_MAKE) test
+	+$(ASAN_MAKE) test
 
 # Everything `test` runs, built only: `make -j2 build-all` (or asan-build)
 # uses both cores, and the suites then run one at a time (CI does this).
 build-all: all $(UNIT_BIN)
 asan-build:
-	$(ASAN_MAKE) build-all
+	+$(ASAN_MAKE) build-all
 
 # libFuzzer targets: the library is rebuilt with clang and the fuzzer's
 # coverage hooks into build/fuzz/ (a recursive make, as asan does), each

@@ -146,6 +146,7 @@ struct run_opts {
     const char *definition, *input, *mock_file, *mock_case, *name, *machine_name;
     int type, history, no_wait;
     long repeat;
+    int repeat_given;
     size_t payload_limit;
     uint64_t seed;
     int seeded;
@@ -352,6 +353,7 @@ static int cmd_run(int argc, char **argv)
         case 'r': {
             char *end;
             o.repeat = strtol(optarg, &end, 10);
+            o.repeat_given = 1;
             if (*end || o.repeat < 1) {
                 fprintf(stderr, "stepd run: --repeat takes a positive integer\n");
                 return 2;
@@ -408,7 +410,7 @@ static int cmd_run(int argc, char **argv)
     }
     double secs = mono_s() - t0;
     json_t *r = result_json(x, o.history);
-    if (o.repeat > 1 || getenv("STEPD_BENCH")) {
+    if (o.repeat_given) {
         struct rusage ru;
         getrusage(RUSAGE_SELF, &ru);
         json_t *b = json_object();

@@ -1,0 +1,113 @@
+#!/usr/bin/env python3
+"""Seeds the libFuzzer corpora from the data-driven cases (tests/cases/).
+
+fuzz_load gets each case's "definition" as JSON text; fuzz_expr gets every
+string value in those definitions that starts with "$" or "States." (the
+paths and intrinsic calls the cases use). A few built-in seeds keep the
+corpora useful while the case set is small. Files are named by content
+hash, so re-seeding an existing corpus adds nothing twice.
+
+usage: fuzz-seed.py CASES_DIR OUT_DIR   (writes OUT_DIR/corpus-fuzz_load/ and
+OUT_DIR/corpus-fuzz_expr/)
+"""
+import hashlib
+import json
+import os
+import sys
+
+BUILTIN_DEFS = [
+    {"StartAt": "A", "States": {"A": {"Type": "Pass", "End": True}}},
+    {"StartAt": "C", "States": {
+        "C": {"Type": "Choice", "Choices": [
+            {"Variable": "$.n", "NumericGreaterThan": 1, "Next": "W"}], "Default": "F"},
+        "W": {"Type": "Wait", "Seconds": 1, "Next": "P"},
+        "P": {"Type": "Parallel", "Branches": [
+            {"StartAt": "M", "States": {"M": {"Type": "Map", "ItemsPath": "$.items",
+                "ItemProcessor": {"StartAt": "I", "States": {"I": {"Type": "Pass", "End": True}}},
+                "End": True}}}], "Next": "S"},
+        "S": {"Type": "Succeed"},
+        "F": {"Type": "Fail", "Error": "E", "Cause": "c"}}},
+]
+BUILTIN_EXPRS = [
+    "$", "$$", "$.a", "$.c[0]", "$.c[-1:]", "$..d", "$.c[?(@ > 1)]", "$['o']['k']",
+    "$$.Execution.Input", "$x", "$obj.p.q", "$.c[*]", "$.c[0:2]",
+    "States.Format('{} and {}', $.a, $.b)", "States.StringToJson('{\"a\":1}')",
+    "States.JsonToString($.o)", "States.Array(1, 'two', $.a)", "States.ArrayLength($.c)",
+    "States.ArrayRange(1, 9, 2)", "States.ArrayContains($.list, 1)", "States.ArrayUnique($.list)",
+    "States.ArrayPartition($.list, 2)", "States.ArrayGetItem($.list, 0)",
+    "States.MathAdd($.a, 1)", "States.MathRandom(1, 10)", "States.StringSplit($.s, ',')",
+    "States.Base64Encode($.b)", "States.Base64Decode('dHdv')", "States.Hash($.b, 'SHA-256')",
+    "States.JsonMerge($.o, $.o.n, false)", "States.UUID()",
+]
+
+
+def strings_in(value, out):
+    """Collects every string value (not keys) that looks like a path or call."""
+    stack = [value]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, dict):
+            stack.extend(v.values())
+        elif isinstance(v, list):
+            stack.extend(v)
+        elif isinstance(v, str) and (v.startswith("$") or v.startswith("States.")):
+            out.add(v)
+
+
+def write(dirname, data):
+    name = hashlib.sha1(data).hexdigest()
+    path = os.path.join(dirname, name)
+    if not os.path.exists(path):
+        with open(path, "wb") as f:
+            f.write(data)
+
+
+def main():
+    if len(sys.argv) != 3:
+        sys.exit(__doc__)
+    cases, out = sys.argv[1], sys.argv[2]
+    load_dir = os.path.join(out, "corpus-fuzz_load")
+    expr_dir = os.path.join(out, "corpus-fuzz_expr")
+    os.makedirs(load_dir, exist_ok=True)
+    os.makedirs(expr_dir, exist_ok=True)
+
+    defs = list(BUILTIN_DEFS)
+    exprs = set(BUILTIN_EXPRS)
+    n_cases = 0
+    if os.path.isdir(cases):
+        for root, _, files in os.walk(cases):
+            for fn in sorted(files):
+                if not fn.endswith(".json"):
+                    continue
+                try:
+                    with open(os.path.join(root, fn), encoding="utf-8") as f:
+                        case = json.load(f)
+                except (OSError, ValueError):
+                    continue
+                if not isinstance(case, dict):
+                    continue
+                d = case.get("definition")
+                if d is None:
+                    d = case.get("definition_text")  # malformed on purpose: keep as text
+                if d is None:
+                    continue
+                n_cases += 1
+                if isinstance(d, str):  # a case may hold the definition as text
+                    write(load_dir, d.encode("utf-8"))
+                    try:
+                        d = json.loads(d)
+                    except ValueError:
+                        continue
+                else:
+                    defs.append(d)
+                strings_in(d, exprs)
+    for d in defs:
+        write(load_dir, json.dumps(d, indent=2).encode("utf-8"))
+    for e in sorted(exprs):
+        write(expr_dir, e.encode("utf-8"))
+    print(f"fuzz seeds: {n_cases} cases -> {len(os.listdir(load_dir))} definitions, "
+          f"{len(os.listdir(expr_dir))} expressions")
+
+
+if __name__ == "__main__":
+    main()
