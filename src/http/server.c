@@ -1,0 +1,377 @@
+/* server — the libmicrohttpd daemon behind http.h: one epoll thread, a
+ * per-request state that collects the body (refusing it past the limit
+ * without buffering it), and the routing of AWS JSON 1.0 requests by
+ * X-Amz-Target to service handlers, everything else to the fallback. */
+#include "http/http.h"
+
+#include <errno.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+struct http_server {
+    struct MHD_Daemon *d;
+    int port;
+    size_t max_body;
+    struct http_service *services; /* prefixes owned */
+    size_t n_services;
+    http_path_fn fallback;
+    void *ud;
+};
+
+/* One request's state: created when MHD reads the request line (the URI
+ * log callback, the only place MHD shows the raw URI with its query),
+ * freed when the request completes or its connection dies. */
+struct req_state {
+    char *raw_path; /* malloc'd; the query follows it in the same block */
+    const char *query;
+    char id[37];
+    int started;   /* the handler saw the headers */
+    int responded; /* a response is queued */
+    int too_big;   /* the body passed max_body: no longer buffered */
+    size_t seen;   /* body bytes received, kept or not */
+    val_buf body;
+};
+
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
+{
+    (void)cls;
+    (void)c;
+    struct req_state *r = calloc(1, sizeof *r);
+    if (!r)
+        return NULL;
+    size_t n = strlen(uri);
+    r->raw_path = malloc(n + 2);
+    if (!r->raw_path) {
+        free(r);
+        return NULL;
+    }
+    memcpy(r->raw_path, uri, n + 1);
+    char *q = strchr(r->raw_path, '?');
+    if (q) {
+        *q = '\0';
+        r->query = q + 1;
+    } else {
+        r->raw_path[n + 1] = '\0';
+        r->query = r->raw_path + n + 1;
+    }
+    http_uuid(r->id);
+    return r;
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    (void)cls;
+    (void)c;
+    (void)toe;
+    struct req_state *r = *con_cls;
+    if (!r)
+        return;
+    val_buf_free(&r->body);
+    free(r->raw_path);
+    free(r);
+    *con_cls = NULL;
+}
+
+const char *http_header(const http_request *req, const char *name)
+{
+    return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
+}
+
+const char *http_query_get(const http_request *req, const char *name)
+{
+    const char *v = MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
+    if (v)
+        return v;
+    /* MHD stores "?flag" with a NULL value, which lookup cannot tell from
+     * absent; MHD_lookup_connection_value_n can. */
+    const char *vn = NULL;
+    size_t vlen = 0;
+    if (MHD_lookup_connection_value_n(req->conn, MHD_GET_ARGUMENT_KIND, name, strlen(name), &vn,
+                                      &vlen) == MHD_YES)
+        return vn ? vn : "";
+    return NULL;
+}
+
+/* Sends resp (consuming what it owns) with the headers every answer
+ * carries. def_ct is the route's default content type. */
+static enum MHD_Result send_resp(struct MHD_Connection *c, struct req_state *r, http_response *resp,
+                                 const char *def_ct, int json10)
+{
+    struct MHD_Response *m;
+    if (!resp->body && json10)
+        http_resp_bodyn(resp, "{}", 2);
+    if (resp->body) {
+        m = MHD_create_response_from_buffer(resp->body_len, resp->body, MHD_RESPMEM_MUST_FREE);
+        if (m)
+            resp->body = NULL; /* MHD frees it now */
+    } else {
+        m = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+    }
+    if (!m) {
+        http_resp_clear(resp);
+        return MHD_NO;
+    }
+    MHD_add_response_header(m, MHD_HTTP_HEADER_CONTENT_TYPE,
+                            resp->content_type ? resp->content_type : def_ct);
+    MHD_add_response_header(m, "x-amzn-RequestId", r->id);
+    for (size_t i = 0; i < resp->n_headers; i++)
+        MHD_add_response_header(m, resp->headers[i].name, resp->headers[i].value);
+    /* A handler's bug must not make MHD refuse the answer and drop the
+     * connection: anything but a real status reads as a server error. */
+    unsigned status = resp->status >= 100 && resp->status <= 599 ? (unsigned)resp->status : 500;
+    enum MHD_Result ret = MHD_queue_response(c, status, m);
+    MHD_destroy_response(m);
+    http_resp_clear(resp);
+    r->responded = 1;
+    return ret;
+}
+
+static void too_big_error(http_response *resp, size_t max, unsigned long long declared)
+{
+    if (declared)
+        http_aws_error(resp, 413, "RequestEntityTooLargeException",
+                       "Request body of %llu bytes exceeds the maximum of %zu bytes", declared, max);
+    else
+        http_aws_error(resp, 413, "RequestEntityTooLargeException",
+                       "Request body exceeds the maximum of %zu bytes", max);
+}
+
+/* AWS JSON 1.0: the service part of the target picks the handler, the body
+ * must be a JSON object (an empty body counts as {}). */
+static void route_json(http_server *s, const http_request *q, const char *target,
+                       http_response *resp)
+{
+    const char *dot = strchr(target, '.');
+    const struct http_service *svc = NULL;
+    if (dot && dot[1]) {
+        size_t n = (size_t)(dot - target);
+        for (size_t i = 0; i < s->n_services && !svc; i++)
+            if (strlen(s->services[i].prefix) == n && memcmp(s->services[i].prefix, target, n) == 0)
+                svc = &s->services[i];
+    }
+    if (!svc) {
+        http_aws_error(resp, 400, "UnknownOperationException",
+                       "Unknown operation: X-Amz-Target '%s'", target);
+        return;
+    }
+    json_t *body;
+    if (q->body_len == 0) {
+        body = json_object();
+    } else {
+        val_err err = {0};
+        body = val_parse(q->body, q->body_len, &err);
+        if (!body) {
+            http_aws_error(resp, 400, "SerializationException",
+                           "Request body is not valid JSON: %s", err.cause ? err.cause : "");
+            val_err_clear(&err);
+            return;
+        }
+        if (!json_is_object(body)) {
+            http_aws_error(resp, 400, "SerializationException",
+                           "Request body must be a JSON object, not %s", val_type_name(body));
+            json_decref(body);
+            return;
+        }
+    }
+    svc->fn(s->ud, q, dot + 1, body, resp);
+    json_decref(body);
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
+                                  const char *method, const char *version,
+                                  const char *upload_data, size_t *upload_data_size, void **con_cls)
+{
+    (void)version;
+    http_server *s = cls;
+    struct req_state *r = *con_cls;
+    if (!r)
+        return MHD_NO; /* the URI callback could not allocate */
+    if (r->responded) {
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    if (!r->started) {
+        r->started = 1;
+        const char *cl =
+            MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+        unsigned long long declared = cl ? strtoull(cl, NULL, 10) : 0;
+        if (declared > s->max_body) {
+            /* Answer before reading a byte of the body; MHD then closes
+             * the connection instead of draining it. */
+            http_response resp = {.status = 200};
+            too_big_error(&resp, s->max_body, declared);
+            return send_resp(c, r, &resp, HTTP_JSON10, 1);
+        }
+        return MHD_YES;
+    }
+    if (*upload_data_size) {
+        size_t n = *upload_data_size;
+        *upload_data_size = 0;
+        r->seen += n;
+        if (!r->too_big && r->seen > s->max_body) {
+            r->too_big = 1; /* chunked bodies: from here on counted, not kept */
+            val_buf_free(&r->body);
+        }
+        if (!r->too_big)
+            val_buf_putn(&r->body, upload_data, n);
+        /* A chunked body that never ends would keep the connection busy
+         * forever at no memory cost; cut it off well past the limit. */
+        if (r->seen / 16 > s->max_body)
+            return MHD_NO;
+        return MHD_YES;
+    }
+
+    http_request q = {
+        .method = method,
+        .path = url,
+        .raw_path = r->raw_path,
+        .query = r->query,
+        .body = r->body.p ? r->body.p : "",
+        .body_len = r->body.len,
+        .request_id = r->id,
+        .conn = c,
+    };
+    http_response resp = {.status = 200};
+    const char *target = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Amz-Target");
+    int json10 = target && strcmp(method, "POST") == 0;
+    if (r->too_big) {
+        too_big_error(&resp, s->max_body, 0);
+        json10 = 1;
+    } else if (json10) {
+        route_json(s, &q, target, &resp);
+    } else if (s->fallback) {
+        s->fallback(s->ud, &q, &resp);
+    } else {
+        json10 = 1;
+        if (strcmp(method, "POST") == 0 && strcmp(url, "/") == 0)
+            http_aws_error(&resp, 400, "UnknownOperationException",
+                           "Missing X-Amz-Target header");
+        else
+            http_aws_error(&resp, 404, "UnknownOperationException", "No route for %s %s", method,
+                           url);
+    }
+    return send_resp(c, r, &resp, json10 ? HTTP_JSON10 : "application/json", json10);
+}
+
+http_server *http_start(const char *host, int port, const struct http_routes *routes, void *ud,
+                        val_err *err)
+{
+    return http_start_opts(host, port, routes, ud, NULL, err);
+}
+
+static void server_free(http_server *s)
+{
+    if (!s)
+        return;
+    for (size_t i = 0; i < s->n_services; i++)
+        free((char *)s->services[i].prefix);
+    free(s->services);
+    free(s);
+}
+
+http_server *http_start_opts(const char *host, int port, const struct http_routes *routes, void *ud,
+                             const struct http_opts *opts, val_err *err)
+{
+    struct http_opts o = opts ? *opts : (struct http_opts){0};
+    if (!o.max_body)
+        o.max_body = HTTP_MAX_BODY;
+    if (!o.conn_limit)
+        o.conn_limit = 4096;
+    if (!o.conn_timeout_s)
+        o.conn_timeout_s = 30;
+    if (!o.threads)
+        o.threads = 1;
+    if (!host)
+        host = "127.0.0.1";
+    if (port < 0 || port > 65535) {
+        val_err_set(err, VAL_ERR_IO, "InvalidPort", "port %d is out of range 0-65535", port);
+        return NULL;
+    }
+
+    http_server *s = calloc(1, sizeof *s);
+    if (!s) {
+        val_err_setc(err, VAL_ERR_IO, "OutOfMemory", "out of memory");
+        return NULL;
+    }
+    s->max_body = o.max_body;
+    s->ud = ud;
+    if (routes) {
+        s->fallback = routes->fallback;
+        s->services = calloc(routes->n_services ? routes->n_services : 1, sizeof *s->services);
+        if (!s->services) {
+            server_free(s);
+            val_err_setc(err, VAL_ERR_IO, "OutOfMemory", "out of memory");
+            return NULL;
+        }
+        for (size_t i = 0; i < routes->n_services; i++) {
+            s->services[i].prefix = strdup(routes->services[i].prefix);
+            s->services[i].fn = routes->services[i].fn;
+            s->n_services++;
+        }
+    }
+
+    char portstr[16];
+    snprintf(portstr, sizeof portstr, "%d", port);
+    struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                             .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_NUMERICSERV | AI_PASSIVE};
+    struct addrinfo *ai = NULL;
+    int gai = getaddrinfo(host, portstr, &hints, &ai);
+    if (gai != 0) {
+        val_err_set(err, VAL_ERR_IO, "ListenFailed", "cannot resolve listen address '%s': %s", host,
+                    gai_strerror(gai));
+        server_free(s);
+        return NULL;
+    }
+
+    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD;
+    if (ai->ai_family == AF_INET6)
+        flags |= MHD_USE_IPv6;
+    struct MHD_OptionItem items[] = {
+        {MHD_OPTION_SOCK_ADDR, 0, ai->ai_addr},
+        {MHD_OPTION_CONNECTION_LIMIT, (intptr_t)o.conn_limit, NULL},
+        {MHD_OPTION_CONNECTION_TIMEOUT, (intptr_t)o.conn_timeout_s, NULL},
+        /* A burst of connects (1,000 clients at once) must queue, not be
+         * refused, while the one thread accepts them. */
+        {MHD_OPTION_LISTEN_BACKLOG_SIZE, 4096, NULL},
+        {MHD_OPTION_THREAD_POOL_SIZE, (intptr_t)o.threads, NULL},
+        {MHD_OPTION_END, 0, NULL},
+    };
+    if (o.threads == 1)
+        items[4].option = MHD_OPTION_END; /* no pool: the single epoll thread */
+    errno = 0;
+    s->d = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, on_request, s,
+                            MHD_OPTION_URI_LOG_CALLBACK, on_uri, s,
+                            MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+                            MHD_OPTION_ARRAY, items, MHD_OPTION_END);
+    int saved = errno;
+    freeaddrinfo(ai);
+    if (!s->d) {
+        val_err_set(err, VAL_ERR_IO, "ListenFailed", "cannot listen on %s:%d: %s", host, port,
+                    saved ? strerror(saved) : "libmicrohttpd refused to start");
+        server_free(s);
+        return NULL;
+    }
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
+    s->port = info ? info->port : port;
+    return s;
+}
+
+int http_port(const http_server *srv)
+{
+    return srv ? srv->port : 0;
+}
+
+void http_stop(http_server *srv)
+{
+    if (!srv)
+        return;
+    if (srv->d)
+        MHD_stop_daemon(srv->d);
+    server_free(srv);
+}

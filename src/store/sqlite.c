@@ -1,0 +1,1035 @@
+/* sqlite — the embedded store: store.h on one SQLite file in WAL mode (or
+ * ":memory:"). Statements are prepared once and cached; the schema is
+ * brought forward by numbered migrations, each in its own transaction;
+ * list pages are keyed on rowids so a page costs an index range scan. */
+#include "store/store.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define MAX_PAGE 100000 /* a larger limit is clamped: a page must fit in memory */
+
+/* Every statement the store runs, prepared on first use and kept. */
+#define STMTS(X)                                                                                   \
+    X(BEGIN, "BEGIN IMMEDIATE")                                                                    \
+    X(COMMIT, "COMMIT")                                                                            \
+    X(ROLLBACK, "ROLLBACK")                                                                        \
+    X(SAVE, "SAVEPOINT store_append")                                                              \
+    X(RELEASE, "RELEASE store_append")                                                             \
+    X(UNDO, "ROLLBACK TO store_append")                                                            \
+    X(M_INSERT, "INSERT INTO machines(arn,name,definition,type,role_arn,created_ns,updated_ns,"    \
+                "revision_id) VALUES(?1,?2,?3,?4,?5,?6,?6,?7)")                                    \
+    X(M_GET, "SELECT arn,name,definition,type,role_arn,created_ns,updated_ns,revision_id,id "      \
+             "FROM machines WHERE arn=?1")                                                         \
+    X(M_LIST, "SELECT arn,name,definition,type,role_arn,created_ns,updated_ns,revision_id,id "     \
+              "FROM machines WHERE id>?1 ORDER BY id LIMIT ?2")                                    \
+    X(M_UPDATE, "UPDATE machines SET definition=coalesce(?2,definition),"                          \
+                "role_arn=coalesce(?3,role_arn),updated_ns=?4,revision_id=?5 WHERE arn=?1")        \
+    X(M_DELETE, "DELETE FROM machines WHERE arn=?1")                                               \
+    X(X_INSERT, "INSERT INTO executions(arn,machine_arn,name,status,input,output,error,cause,"      \
+                "start_ns,stop_ns,snapshot) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11)")           \
+    X(X_GET, "SELECT arn,machine_arn,name,status,input,output,error,cause,start_ns,stop_ns,"       \
+             "snapshot,id FROM executions WHERE arn=?1")                                           \
+    X(X_UPDATE, "UPDATE executions SET status=?2,output=?3,error=?4,cause=?5,stop_ns=?6,"          \
+                "snapshot=?7 WHERE arn=?1")                                                        \
+    X(X_LIST, "SELECT arn,machine_arn,name,status,start_ns,stop_ns,id FROM executions "            \
+              "WHERE machine_arn=?1 AND (?2 IS NULL OR status=?2) AND id<?3 "                      \
+              "ORDER BY id DESC LIMIT ?4")                                                         \
+    X(X_RUNNING, "SELECT arn,machine_arn,name,status,input,output,error,cause,start_ns,stop_ns,"   \
+                 "snapshot,id FROM executions WHERE status='RUNNING' AND id>?1 "                   \
+                 "ORDER BY id LIMIT ?2")                                                           \
+    X(X_ID, "SELECT id FROM executions WHERE arn=?1")                                              \
+    X(H_INSERT, "INSERT INTO history(exec_id,id,event) VALUES(?1,?2,?3)")                          \
+    X(H_FWD, "SELECT id,event FROM history WHERE exec_id=?1 AND id>?2 ORDER BY id LIMIT ?3")       \
+    X(H_REV, "SELECT id,event FROM history WHERE exec_id=?1 AND id<?2 ORDER BY id DESC LIMIT ?3")  \
+    X(H_COUNT, "SELECT count(*) FROM history WHERE exec_id=?1")                                    \
+    X(T_ARM, "INSERT INTO timers(exec_arn,timer_id,due_ns) VALUES(?1,?2,?3) "                      \
+             "ON CONFLICT(exec_arn,timer_id) DO UPDATE SET due_ns=excluded.due_ns")                \
+    X(T_CANCEL, "DELETE FROM timers WHERE exec_arn=?1 AND timer_id=?2")                            \
+    X(T_DUE, "SELECT exec_arn,timer_id,due_ns FROM timers WHERE due_ns<?1 "                        \
+             "ORDER BY due_ns LIMIT ?2")                                                           \
+    X(K_PUT, "INSERT INTO tokens(token,exec_arn,task_id) VALUES(?1,?2,?3)")                        \
+    X(K_GET, "SELECT exec_arn,task_id FROM tokens WHERE token=?1")                                 \
+    X(K_DELETE, "DELETE FROM tokens WHERE token=?1")
+
+#define STMT_ENUM(name, sql) S_##name,
+enum { STMTS(STMT_ENUM) S_COUNT };
+#define STMT_SQL(name, sql) sql,
+static const char *const stmt_sql[S_COUNT] = {STMTS(STMT_SQL)};
+
+/* Forward migrations: migrations[v] brings a version v-1 database to
+ * version v. Append only: a released migration is never edited. */
+static const char *const migrations[] = {
+    NULL,
+    /* 1: the first schema. History rows point at their execution's rowid
+     * rather than repeating its ARN, which keeps a long history small. */
+    "CREATE TABLE machines("
+    " id INTEGER PRIMARY KEY,"
+    " arn TEXT NOT NULL UNIQUE,"
+    " name TEXT NOT NULL,"
+    " definition TEXT NOT NULL,"
+    " type TEXT NOT NULL,"
+    " role_arn TEXT,"
+    " created_ns INTEGER NOT NULL,"
+    " updated_ns INTEGER NOT NULL,"
+    " revision_id TEXT NOT NULL);"
+    "CREATE TABLE executions("
+    " id INTEGER PRIMARY KEY,"
+    " arn TEXT NOT NULL UNIQUE,"
+    " machine_arn TEXT NOT NULL,"
+    " name TEXT NOT NULL,"
+    " status TEXT NOT NULL,"
+    " input TEXT NOT NULL,"
+    " output TEXT,"
+    " error TEXT,"
+    " cause TEXT,"
+    " start_ns INTEGER NOT NULL,"
+    " stop_ns INTEGER NOT NULL DEFAULT 0,"
+    " snapshot TEXT);"
+    "CREATE INDEX executions_by_machine ON executions(machine_arn, id);"
+    "CREATE INDEX executions_running ON executions(id) WHERE status='RUNNING';"
+    "CREATE TABLE history("
+    " exec_id INTEGER NOT NULL,"
+    " id INTEGER NOT NULL,"
+    " event TEXT NOT NULL,"
+    " PRIMARY KEY(exec_id, id)) WITHOUT ROWID;"
+    "CREATE TABLE timers("
+    " exec_arn TEXT NOT NULL,"
+    " timer_id INTEGER NOT NULL,"
+    " due_ns INTEGER NOT NULL,"
+    " PRIMARY KEY(exec_arn, timer_id)) WITHOUT ROWID;"
+    "CREATE INDEX timers_by_due ON timers(due_ns);"
+    "CREATE TABLE tokens("
+    " token TEXT PRIMARY KEY,"
+    " exec_arn TEXT NOT NULL,"
+    " task_id INTEGER NOT NULL) WITHOUT ROWID;",
+};
+_Static_assert(sizeof migrations / sizeof migrations[0] == STORE_SCHEMA_VERSION + 1,
+               "one migration per schema version");
+
+struct sq {
+    store base; /* first: a store * is a struct sq * */
+    sqlite3 *db;
+    sqlite3_stmt *stmt[S_COUNT];
+    int in_tx;
+};
+
+/* --------------------------------------------------------------- helpers */
+
+static int fail(struct sq *q, val_err *err, const char *what)
+{
+    val_err_set(err, VAL_ERR_STORE, "StoreError", "%s: %s", what,
+                q->db ? sqlite3_errmsg(q->db) : "no database");
+    return STORE_ERROR;
+}
+
+static int invalid(val_err *err, const char *what)
+{
+    val_err_set(err, VAL_ERR_STORE, "StoreError", "%s", what);
+    return STORE_ERROR;
+}
+
+/* The cached statement id, reset and unbound; NULL with err set. */
+static sqlite3_stmt *st(struct sq *q, int id, val_err *err)
+{
+    sqlite3_stmt *s = q->stmt[id];
+    if (!s) {
+        if (sqlite3_prepare_v3(q->db, stmt_sql[id], -1, SQLITE_PREPARE_PERSISTENT, &s, NULL) !=
+            SQLITE_OK) {
+            fail(q, err, "prepare");
+            return NULL;
+        }
+        q->stmt[id] = s;
+    }
+    return s;
+}
+
+/* Ends a statement's use so the next one starts clean and, for reads, no
+ * read transaction is held open by a half-stepped statement. */
+static void done(sqlite3_stmt *s)
+{
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+}
+
+static void bind_text(sqlite3_stmt *s, int i, const char *t)
+{
+    if (t)
+        sqlite3_bind_text(s, i, t, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(s, i);
+}
+
+static char *col_dup(sqlite3_stmt *s, int i)
+{
+    const unsigned char *t = sqlite3_column_text(s, i);
+    return t ? strdup((const char *)t) : NULL;
+}
+
+/* Runs a write statement whose parameters are bound: 0, STORE_EXISTS on a
+ * uniqueness conflict, or -1. */
+static int run_write(struct sq *q, sqlite3_stmt *s, val_err *err, const char *what)
+{
+    int rc = sqlite3_step(s);
+    int ext = sqlite3_extended_errcode(q->db);
+    int r = STORE_OK;
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+        if (ext == SQLITE_CONSTRAINT_UNIQUE || ext == SQLITE_CONSTRAINT_PRIMARYKEY)
+            r = STORE_EXISTS;
+        else
+            r = fail(q, err, what);
+    }
+    done(s);
+    return r;
+}
+
+/* Runs one statement with no parameters and no rows. */
+static int run_simple(struct sq *q, int id, val_err *err, const char *what)
+{
+    sqlite3_stmt *s = st(q, id, err);
+    if (!s)
+        return STORE_ERROR;
+    int rc = sqlite3_step(s);
+    int r = rc == SQLITE_DONE ? STORE_OK : fail(q, err, what);
+    done(s);
+    return r;
+}
+
+/* Tokens are the rowid of a page's last row, in decimal. */
+static int parse_token(const char *token, int64_t *out, val_err *err)
+{
+    if (!token) {
+        *out = 0;
+        return 0;
+    }
+    char *end = NULL;
+    errno = 0;
+    long long v = strtoll(token, &end, 10);
+    if (!*token || *end || errno || v <= 0) {
+        val_err_set(err, VAL_ERR_STORE, "InvalidToken", "invalid pagination token: %.64s", token);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+static char *make_token(int64_t id)
+{
+    char buf[32];
+    snprintf(buf, sizeof buf, "%" PRId64, id);
+    return strdup(buf);
+}
+
+static size_t page_size(size_t limit, size_t dflt)
+{
+    if (limit == 0)
+        return dflt;
+    return limit > MAX_PAGE ? MAX_PAGE : limit;
+}
+
+/* Grows *items (of size elem) to hold n + 1; 0 or -1. */
+static int grow(void **items, size_t *cap, size_t n, size_t elem)
+{
+    if (n < *cap)
+        return 0;
+    size_t c = *cap ? *cap * 2 : 16;
+    void *p = realloc(*items, c * elem);
+    if (!p)
+        return -1;
+    memset((char *)p + *cap * elem, 0, (c - *cap) * elem);
+    *items = p;
+    *cap = c;
+    return 0;
+}
+
+/* A version 4 UUID from SQLite's CSPRNG, for revision ids. */
+static char *uuid_new(void)
+{
+    unsigned char b[16];
+    sqlite3_randomness(sizeof b, b);
+    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
+    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
+    char *u = malloc(37);
+    if (!u)
+        return NULL;
+    snprintf(u, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
+             b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13],
+             b[14], b[15]);
+    return u;
+}
+
+/* The rowid of the execution at arn: 0, STORE_NOT_FOUND or -1. */
+static int exec_id(struct sq *q, const char *arn, int64_t *id, val_err *err)
+{
+    if (!arn)
+        return invalid(err, "execution ARN is required");
+    sqlite3_stmt *s = st(q, S_X_ID, err);
+    if (!s)
+        return STORE_ERROR;
+    bind_text(s, 1, arn);
+    int rc = sqlite3_step(s), r;
+    if (rc == SQLITE_ROW) {
+        *id = sqlite3_column_int64(s, 0);
+        r = STORE_OK;
+    } else if (rc == SQLITE_DONE)
+        r = STORE_NOT_FOUND;
+    else
+        r = fail(q, err, "execution lookup");
+    done(s);
+    return r;
+}
+
+/* ---------------------------------------------------------- transactions */
+
+static int sq_begin(store *sp, val_err *err)
+{
+    struct sq *q = (struct sq *)sp;
+    if (q->in_tx)
+        return invalid(err, "a transaction is already open");
+    if (run_simple(q, S_BEGIN, err, "begin") != STORE_OK)
+        return STORE_ERROR;
+    q->in_tx = 1;
+    return STORE_OK;
+}
+
+static int sq_rollback(store *sp, val_err *err)
+{
+    struct sq *q = (struct sq *)sp;
+    if (!q->in_tx)
+        return invalid(err, "no transaction is open");
+    q->in_tx = 0;
+    /* An I/O error may already have rolled SQLite back: that is success. */
+    if (sqlite3_get_autocommit(q->db))
+        return STORE_OK;
+    return run_simple(q, S_ROLLBACK, err, "rollback");
+}
+
+static int sq_commit(store *sp, val_err *err)
+{
+    struct sq *q = (struct sq *)sp;
+    if (!q->in_tx)
+        return invalid(err, "no transaction is open");
+    if (run_simple(q, S_COMMIT, err, "commit") == STORE_OK) {
+        q->in_tx = 0;
+        return STORE_OK;
+    }
+    /* COMMIT can fail and leave the transaction open (SQLITE_BUSY): the
+     * contract says a failed commit kept nothing, so roll it back. */
+    q->in_tx = 0;
+    if (!sqlite3_get_autocommit(q->db))
+        sqlite3_exec(q->db, "ROLLBACK", NULL, NULL, NULL);
+    return STORE_ERROR;
+}
+
+/* -------------------------------------------------------- state machines */
+
+static int sq_machine_create(store *sp, const struct store_machine *m, val_err *err)
+{
+    struct sq *q = (struct sq *)sp;
+    if (!m || !m->arn || !m->name || !m->definition || !m->type)
+        return invalid(err, "machine_create: arn, name, definition and type are required");
+    sqlite3_stmt *s = st(q, S_M_INSERT, err);
+    if (!s)
+        return STORE_ERROR;
+    char *rev = m->revision_id ? NULL : uuid_new();
+    if (!m->revision_id && !rev)
+        return invalid(err, "out of memory");
+    bind_text(s, 1, m->arn);
+    bind_text(s, 2, m->name);
+    bind_text(s, 3, m->definition);
+    bind_text(s, 4, m->type);
+    bind_text(s, 5, m->role_arn);
+    sqlite3_bind_int64(s, 6, m->created_ns);
+    bind_text(s, 7, m->revision_id ? m->revision_id : rev);
+    int r = run_write(q, s, err, "machine_create");
+    free(rev);
+    return r;
+}
+
+static void read_machine(sqlite3_stmt *s, struct store_machine *m)
+{
+    m->arn = col_dup(s, 0);
+    m->name = col_dup(s, 1);
+    m->definition = col_dup(s, 2);
+    m->type = col_dup(s, 3);
+    m->role_arn = col_dup(s, 4);
+    m->created_ns = sqlite3_column_int64(s, 5);
+    m->updated_ns = sqlite3_column_int64(s, 6);
+    m->revision_id = col_dup(s, 7);
+}
+
+static int sq_machine_get(store *sp, const char *arn, struct store_machine *out, val_err *err)
+{
+    struct sq *q = (struct sq *)sp;
+    memset(out, 0, sizeof *out);
+    if (!arn)
+        return invalid(err, "machine ARN is required");
+    sqlite3_stmt *s = st(q, S_M_GET, err);
+    if (!s)
+        return STORE_ERROR;
+    bind_text(s, 1, arn);
+    int rc = sqlite3_step(s), r;
+    if (rc == SQLITE_ROW) {
+        read_machine(s, out);
+        r = STORE_OK;
+    } else if (rc == SQLITE_DONE)
+        r = STORE_NOT_FOUND;
+    else
+        r = fail(q, err, "machine_get");
+    done(s);
+    return r;
+}
+
+static int sq_machine_list(store *sp, const char *token, size_t limit,
+                           struct store_machine_list *out, val_err *err)
+{
+    struct sq *q = (struct sq *)sp;
+    memset(out, 0, sizeof *out);
+    int64_t after;
+    if (parse_token(token, &after, err))
+        return STORE_ERROR;
+    size_t lim = page_size(limit, 100), cap = 0;
+    sqlite3_stmt *s = st(q, S_M_LIST, err);
+    if (!s)
+        return STORE_ERROR;
+    sqlite3_bind_int64(s, 1, after);
+    sqlite3_bind_int64(s, 2, (int64_t)lim + 1);
+    int rc, r = STORE_OK;
+    int64_t last = 0;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        if (out->n == lim) {
+            out->next_token = make_token(last);
+            break;
+        }
+        if (grow((void **)&out->items, &cap, out->n, sizeof *out->items)) {
+            r = invalid(err, "out of memory");
+            break;
+        }
+        read_machine(s, &out->items[out->n++]);
+        last = sqlite3_column_int64(s, 8);
+    }
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        r = fail(q, err, "machine_list");
+    done(s);
+    if (r != STORE_OK)
+        store_machine_list_free(out);
+    return r;
+}
+
+static int sq_machine_update(store *sp, const char *arn, const char *definition,
+                             const char *role_arn, int64_t now_ns, char **revision_id,
+                             val_err *err)
+{
+    struct sq *q = (struct sq *)sp;
+    if (revision_id)
+        *revision_id = NULL;
+    if (!arn)
+        return invalid(err, "machine ARN is required");
+    sqlite3_stmt *s = st(q, S_M_UPDATE, err);
+    if (!s)
+        return STORE_ERROR;
+    char *rev = uuid_new();
+    if (!rev)
+        return invalid(err, "out of memory");
+    bind_text(s, 1, arn);
+    bind_text(s, 2, definition);
+    bind_text(s, 3, role_arn);
+    sqlite3_bind_int64(s, 4, now_ns);
+    bind_text(s, 5, rev);
+    int r = run_write(q, s, err, "machine_update");
+    if (r == STORE_OK && sqlite3_changes(q->db) == 0)
+        r = STORE_NOT_FOUND;
+    if (r == STORE_OK && revision_id)
+        *revision_id = rev;
+    else
+        free(rev);
+    return r;
+}
+
+static int sq_machine_delete(store *sp, const char *arn, val_err *err)
+{
+    struct sq *q = (struct sq *)sp;
+    if (!arn)
+        return invalid(err, "machine ARN is required");
+    sqlite3_stmt *s = st(q, S_M_DELETE, err);
+    if (!s)
+        return STORE_ERROR;
+    bind_text(s, 1, arn);
+    int r = run_write(q, s, err, "machine_delete");
+    if (r == STORE_OK && sqlite3_changes(q->db) == 0)
+        r = STORE_NOT_FOUND;
+    return r;
+}
+
+/* ------------------------------------------------------------ executions */
+
+static int sq_exec_create(store *sp, const struct store_exec *x, val_err *err)
+{
+    struct sq *q = (struct sq *)sp;
+    if (!x || !x->arn || !x->machine_arn || !x->name || !x->status || !x->input)
+        return invalid(err,
+                       "exec_create: arn, machine_arn, name, status and input are required");
+    sqlite3_stmt *s = st(q, S_X_INSERT, err);
+    if (!s)
+        return STORE_ERROR;
+    bind_text(s, 1, x->arn);
+    bind_text(s, 2, x->machine_arn);
+    bind_text(s, 3, x->name);
+    bind_text(s, 4, x->status);
+    bind_text(s, 5, x->input);
+    bind_text(s, 6, x->output);
+    bind_text(s, 7, x->error);
+    bind_text(s, 8, x->cause);
+    sqlite3_bind_int64(s, 9, x->start_ns);
+    sqlite3_bind_int64(s, 10, x->stop_ns);
+    bind_text(s, 11, x->snapshot);
+    return run_write(q, s, err, "exec_create");
+}
+
+/* Columns of X_GET / X_RUNNING. */
+static void read_exec_full(sqlite3_stmt *s, struct store_exec *x)
+{
+    x->arn = col_dup(s, 0);
+    x->machine_arn = col_dup(s, 1);
+    x->name = col_dup(s, 2);
+    x->status = col_dup(s, 3);
+    x->input = col_dup(s, 4);
+    x->output = col_dup(s, 5);
+    x->error = col_dup(s, 6);
+    x->cause = col_dup(s, 7);
+    x->start_ns = sqlite3_column_int64(s, 8);
+    x->stop_ns = sqlite3_column_int64(s, 9);
+    x->snapshot = col_dup(s, 10);
+}
+
+static int sq_exec_get(store *sp, const char *arn, struct store_exec *out, val_err *err)
+{
+    struct sq *q = (struct sq *)sp;
+    memset(out, 0, sizeof *out);
+    if (!arn)
+        return invalid(err, "execution ARN is required");
+    sqlite3_stmt *s = st(q, S_X_GET, err);
+    if (!s)
+        return STORE_ERROR;
+    bind_text(s, 1, arn);
+    int rc = sqlite3_step(s), r;
+    if (rc == SQLITE_ROW) {
+        read_exec_full(s, out);
+        r = STORE_OK;
+    } else if (rc == SQLITE_DONE)
+        r = STORE_NOT_FOUND;
+    else
+        r = fail(q, err, "exec_get");
+    done(s);
+    return r;
+}
+
+static int sq_exec_update(store *sp, const struct store_exec *x, val_err *err)
+{
+    struct sq *q = (struct sq *)sp;
+    if (!x || !x->arn || !x->status)
+        return invalid(err, "exec_update: arn and status are required");
+    sqlite3_stmt *s = st(q, S_X_UPDATE, err);
+    if (!s)
+        return STORE_ERROR;
+    bind_text(s, 1, x->arn);
+    bind_text(s, 2, x->status);
+    bind_text(s, 3, x->output);
+    bind_text(s, 4, x->error);
+    bind_text(s, 5, x->cause);
+    sqlite3_bind_int64(s, 6, x->stop_ns);
+    bind_text(s, 7, x->snapshot);
+    int r = run_write(q, s, err, "exec_update");
+    if (r == STORE_OK && sqlite3_changes(q->db) == 0)
+        r = STORE_NOT_FOUND;
+    return r;
+}
+
+/* Reads rows of s into out, limit per page; idcol is the rowid column. */
+static int read_exec_page(struct sq *q, sqlite3_stmt *s, size_t lim, int full, int idcol,
+                          struct store_exec_list *out, val_err *err, const char *what)
+{
+    size_t cap = 0;
+    int rc, r = STORE_OK;
+    int64_t last = 0;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        if (out->n == lim) {
+            out->next_token = make_token(last);
+            break;
+        }
+        if (grow((void **)&out->items, &cap, out->n, sizeof *out->items)) {
+            r = invalid(err, "out of memory");
+            break;
+        }
+        struct store_exec *x = &out->items[out->n++];
+        if (full)
+            read_exec_full(s, x);
+        else {
+            x->arn = col_dup(s, 0);
+            x->machine_arn = col_dup(s, 1);
+            x->name = col_dup(s, 2);
+            x->status = col_dup(s, 3);
+            x->start_ns = sqlite3_column_int64(s, 4);
+            x->stop_ns = sqlite3_column_int64(s, 5);
+        }
+        last = sqlite3_column_int64(s, idcol);
+    }
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        r = fail(q, err, what);
+    done(s);
+    if (r != STORE_OK)
+        store_exec_list_free(out);
+    return r;
+}
+
+static int sq_exec_list(store *sp, const char *machine_arn, const char *status, const char *token,
+                        size_t limit, struct store_exec_list *out, val_err *err)
+{
+    struct sq *q = (struct sq *)sp;
+    memset(out, 0, sizeof *out);
+    if (!machine_arn)
+        return invalid(err, "machine ARN is required");
+    int64_t before;
+    if (parse_token(token, &before, err))
+        return STORE_ERROR;
+    if (!token)
+        before = INT64_MAX;
+    size_t lim = page_size(limit, 100);
+    sqlite3_stmt *s = st(q, S_X_LIST, err);
+    if (!s)
+        return STORE_ERROR;
+    bind_text(s, 1, machine_arn);
+    bind_text(s, 2, status);
+    sqlite3_bind_int64(s, 3, before);
+    sqlite3_bind_int64(s, 4, (int64_t)lim + 1);
+    return read_exec_page(q, s, lim, 0, 6, out, err, "exec_list");
+}
+
+static int sq_exec_list_running(store *sp, const char *token, size_t limit,
+                                struct store_exec_list *out, val_err *err)
+{
+    struct sq *q = (struct sq *)sp;
+    memset(out, 0, sizeof *out);
+    int64_t after;
+    if (parse_token(token, &after, err))
+        return STORE_ERROR;
+    size_t lim = page_size(limit, 100);
+    sqlite3_stmt *s = st(q, S_X_RUNNING, err);
+    if (!s)
+        return STORE_ERROR;
+    sqlite3_bind_int64(s, 1, after);
+    sqlite3_bind_int64(s, 2, (int64_t)lim + 1);
+    return read_exec_page(q, s, lim, 1, 11, out, err, "exec_list_running");
+}
+
+/* --------------------------------------------------------------- history */
+
+static int sq_history_append(store *sp, const char *exec_arn, const struct store_event *ev,
+                             size_t n, val_err *err)
+{
+    struct sq *q = (struct sq *)sp;
+    int64_t xid;
+    int r = exec_id(q, exec_arn, &xid, err);
+    if (r != STORE_OK || n == 0)
+        return r;
+    for (size_t i = 0; i < n; i++)
+        if (!ev[i].json || ev[i].id <= 0)
+            return invalid(err, "history_append: each event needs an id > 0 and its JSON");
+    sqlite3_stmt *s = st(q, S_H_INSERT, err);
+    if (!s)
+        return STORE_ERROR;
+    /* A savepoint makes the batch all-or-nothing both inside the caller's
+     * transaction and on its own. */
+    if (run_simple(q, S_SAVE, err, "savepoint") != STORE_OK)
+        return STORE_ERROR;
+    for (size_t i = 0; i < n && r == STORE_OK; i++) {
+        sqlite3_bind_int64(s, 1, xid);
+        sqlite3_bind_int64(s, 2, ev[i].id);
+        bind_text(s, 3, ev[i].json);
+        r = run_write(q, s, err, "history_append");
+        if (r == STORE_EXISTS)
+            r = invalid(err, "history_append: event id already stored for this execution");
+    }
+    if (r != STORE_OK) {
+        run_simple(q, S_UNDO, NULL, "rollback to savepoint");
+        run_simple(q, S_RELEASE, NULL, "release");
+        return r;
+    }
+    return run_simple(q, S_RELEASE, err, "release");
+}
+
+static int sq_history_page(store *sp, const char *exec_arn, int64_t after_id, size_t limit,
+                           int reverse, struct store_event_list *out, val_err *err)
+{
+    struct sq *q = (struct sq *)sp;
+    memset(out, 0, sizeof *out);
+    int64_t xid;
+    int r = exec_id(q, exec_arn, &xid, err);
+    if (r != STORE_OK)
+        return r;
+    size_t lim = page_size(limit, 1000), cap = 0;
+    sqlite3_stmt *s = st(q, reverse ? S_H_REV : S_H_FWD, err);
+    if (!s)
+        return STORE_ERROR;
+    sqlite3_bind_int64(s, 1, xid);
+    sqlite3_bind_int64(s, 2, reverse && after_id <= 0 ? INT64_MAX : after_id);
+    sqlite3_bind_int64(s, 3, (int64_t)lim + 1);
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        if (out->n == lim) {
+            out->more = 1;
+            break;
+        }
+        if (grow((void **)&out->items, &cap, out->n, sizeof *out->items)) {
+            r = invalid(err, "out of memory");
+            break;
+        }
+        struct store_event *e = &out->items[out->n++];
+        e->id = sqlite3_column_int64(s, 0);
+        e->json = col_dup(s, 1);
+    }
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        r = fail(q, err, "history_page");
+    done(s);
+    if (r != STORE_OK)
+        store_event_list_free(out);
+    return r;
+}
+
+static int sq_history_count(store *sp, const char *exec_arn, int64_t *count, val_err *err)
+{
+    struct sq *q = (struct sq *)sp;
+    int64_t xid;
+    *count = 0;
+    int r = exec_id(q, exec_arn, &xid, err);
+    if (r != STORE_OK)
+        return r;
+    sqlite3_stmt *s = st(q, S_H_COUNT, err);
+    if (!s)
+        return STORE_ERROR;
+    sqlite3_bind_int64(s, 1, xid);
+    if (sqlite3_step(s) == SQLITE_ROW)
+        *count = sqlite3_column_int64(s, 0);
+    else
+        r = fail(q, err, "history_count");
+    done(s);
+    return r;
+}
+
+/* ---------------------------------------------------------------- timers */
+
+static int sq_timer_arm(store *sp, const char *exec_arn, uint64_t timer_id, int64_t due_ns,
+                        val_err *err)
+{
+    struct sq *q = (struct sq *)sp;
+    if (!exec_arn)
+        return invalid(err, "execution ARN is required");
+    sqlite3_stmt *s = st(q, S_T_ARM, err);
+    if (!s)
+        return STORE_ERROR;
+    bind_text(s, 1, exec_arn);
+    sqlite3_bind_int64(s, 2, (int64_t)timer_id); /* stored as its bit pattern */
+    sqlite3_bind_int64(s, 3, due_ns);
+    return run_write(q, s, err, "timer_arm");
+}
+
+static int sq_timer_cancel(store *sp, const char *exec_arn, uint64_t timer_id, val_err *err)
+{
+    struct sq *q = (struct sq *)sp;
+    if (!exec_arn)
+        return invalid(err, "execution ARN is required");
+    sqlite3_stmt *s = st(q, S_T_CANCEL, err);
+    if (!s)
+        return STORE_ERROR;
+    bind_text(s, 1, exec_arn);
+    sqlite3_bind_int64(s, 2, (int64_t)timer_id);
+    int r = run_write(q, s, err, "timer_cancel");
+    if (r == STORE_OK && sqlite3_changes(q->db) == 0)
+        r = STORE_NOT_FOUND;
+    return r;
+}
+
+static int sq_timer_due(store *sp, int64_t before_ns, size_t limit, struct store_timer_list *out,
+                        val_err *err)
+{
+    struct sq *q = (struct sq *)sp;
+    memset(out, 0, sizeof *out);
+    size_t lim = page_size(limit, 1000), cap = 0;
+    sqlite3_stmt *s = st(q, S_T_DUE, err);
+    if (!s)
+        return STORE_ERROR;
+    sqlite3_bind_int64(s, 1, before_ns);
+    sqlite3_bind_int64(s, 2, (int64_t)lim);
+    int rc, r = STORE_OK;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        if (grow((void **)&out->items, &cap, out->n, sizeof *out->items)) {
+            r = invalid(err, "out of memory");
+            break;
+        }
+        struct store_timer *t = &out->items[out->n++];
+        t->exec_arn = col_dup(s, 0);
+        t->timer_id = (uint64_t)sqlite3_column_int64(s, 1);
+        t->due_ns = sqlite3_column_int64(s, 2);
+    }
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        r = fail(q, err, "timer_due");
+    done(s);
+    if (r != STORE_OK)
+        store_timer_list_free(out);
+    return r;
+}
+
+/* ----------------------------------------------------------- task tokens */
+
+static int sq_token_put(store *sp, const char *token, const char *exec_arn, uint64_t task_id,
+                        val_err *err)
+{
+    struct sq *q = (struct sq *)sp;
+    if (!token || !exec_arn)
+        return invalid(err, "token_put: token and execution ARN are required");
+    sqlite3_stmt *s = st(q, S_K_PUT, err);
+    if (!s)
+        return STORE_ERROR;
+    bind_text(s, 1, token);
+    bind_text(s, 2, exec_arn);
+    sqlite3_bind_int64(s, 3, (int64_t)task_id);
+    return run_write(q, s, err, "token_put");
+}
+
+static int sq_token_get(store *sp, const char *token, char **exec_arn, uint64_t *task_id,
+                        val_err *err)
+{
+    struct sq *q = (struct sq *)sp;
+    if (exec_arn)
+        *exec_arn = NULL;
+    if (!token)
+        return invalid(err, "token is required");
+    sqlite3_stmt *s = st(q, S_K_GET, err);
+    if (!s)
+        return STORE_ERROR;
+    bind_text(s, 1, token);
+    int rc = sqlite3_step(s), r;
+    if (rc == SQLITE_ROW) {
+        if (exec_arn)
+            *exec_arn = col_dup(s, 0);
+        if (task_id)
+            *task_id = (uint64_t)sqlite3_column_int64(s, 1);
+        r = STORE_OK;
+    } else if (rc == SQLITE_DONE)
+        r = STORE_NOT_FOUND;
+    else
+        r = fail(q, err, "token_get");
+    done(s);
+    return r;
+}
+
+static int sq_token_delete(store *sp, const char *token, val_err *err)
+{
+    struct sq *q = (struct sq *)sp;
+    if (!token)
+        return invalid(err, "token is required");
+    sqlite3_stmt *s = st(q, S_K_DELETE, err);
+    if (!s)
+        return STORE_ERROR;
+    bind_text(s, 1, token);
+    int r = run_write(q, s, err, "token_delete");
+    if (r == STORE_OK && sqlite3_changes(q->db) == 0)
+        r = STORE_NOT_FOUND;
+    return r;
+}
+
+/* ------------------------------------------------------------ open/close */
+
+static void sq_close(store *sp)
+{
+    struct sq *q = (struct sq *)sp;
+    if (!q)
+        return;
+    if (q->db && !sqlite3_get_autocommit(q->db))
+        sqlite3_exec(q->db, "ROLLBACK", NULL, NULL, NULL);
+    for (int i = 0; i < S_COUNT; i++)
+        sqlite3_finalize(q->stmt[i]);
+    sqlite3_close_v2(q->db);
+    free(q);
+}
+
+static const struct store_ops sqlite_ops = {
+    .close = sq_close,
+    .begin = sq_begin,
+    .commit = sq_commit,
+    .rollback = sq_rollback,
+    .machine_create = sq_machine_create,
+    .machine_get = sq_machine_get,
+    .machine_list = sq_machine_list,
+    .machine_update = sq_machine_update,
+    .machine_delete = sq_machine_delete,
+    .exec_create = sq_exec_create,
+    .exec_get = sq_exec_get,
+    .exec_update = sq_exec_update,
+    .exec_list = sq_exec_list,
+    .exec_list_running = sq_exec_list_running,
+    .history_append = sq_history_append,
+    .history_page = sq_history_page,
+    .history_count = sq_history_count,
+    .timer_arm = sq_timer_arm,
+    .timer_cancel = sq_timer_cancel,
+    .timer_due = sq_timer_due,
+    .token_put = sq_token_put,
+    .token_get = sq_token_get,
+    .token_delete = sq_token_delete,
+};
+
+/* mkdir -p of the directory part of path. */
+static int make_parent(const char *path, val_err *err)
+{
+    const char *slash = strrchr(path, '/');
+    if (!slash || slash == path)
+        return 0;
+    char *dir = strndup(path, (size_t)(slash - path));
+    if (!dir)
+        return invalid(err, "out of memory");
+    for (char *p = dir + 1;; p++) {
+        int end = *p == '\0';
+        if (*p == '/' || end) {
+            *p = '\0';
+            if (mkdir(dir, 0777) != 0 && errno != EEXIST) {
+                val_err_set(err, VAL_ERR_STORE, "StoreError", "cannot create directory %s: %s",
+                            dir, strerror(errno));
+                free(dir);
+                return -1;
+            }
+            if (end)
+                break;
+            *p = '/';
+        }
+    }
+    free(dir);
+    return 0;
+}
+
+static int exec_sql(struct sq *q, const char *sql, val_err *err, const char *what)
+{
+    char *msg = NULL;
+    if (sqlite3_exec(q->db, sql, NULL, NULL, &msg) == SQLITE_OK)
+        return 0;
+    val_err_set(err, VAL_ERR_STORE, "StoreError", "%s: %s", what,
+                msg ? msg : sqlite3_errmsg(q->db));
+    sqlite3_free(msg);
+    return -1;
+}
+
+static int read_version(struct sq *q, int *v, val_err *err)
+{
+    sqlite3_stmt *s = NULL;
+    if (sqlite3_prepare_v2(q->db, "SELECT coalesce(max(version),0) FROM schema_version", -1, &s,
+                           NULL) != SQLITE_OK)
+        return fail(q, err, "schema version");
+    int r = 0;
+    if (sqlite3_step(s) == SQLITE_ROW)
+        *v = sqlite3_column_int(s, 0);
+    else
+        r = fail(q, err, "schema version");
+    sqlite3_finalize(s);
+    return r;
+}
+
+/* Applies every missing migration in order, each with its version row in
+ * one IMMEDIATE transaction, re-reading the version inside it so two
+ * processes opening one file at once do not both migrate. */
+static int migrate(struct sq *q, val_err *err)
+{
+    for (;;) {
+        if (exec_sql(q, "BEGIN IMMEDIATE", err, "migration"))
+            return -1;
+        int v = 0;
+        if (exec_sql(q,
+                     "CREATE TABLE IF NOT EXISTS schema_version("
+                     "version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)",
+                     err, "migration") ||
+            read_version(q, &v, err))
+            goto undo;
+        if (v > STORE_SCHEMA_VERSION) {
+            val_err_set(err, VAL_ERR_STORE, "StoreError",
+                        "the store was written by a newer stepd (schema version %d, this build "
+                        "knows %d)",
+                        v, STORE_SCHEMA_VERSION);
+            goto undo;
+        }
+        if (v == STORE_SCHEMA_VERSION)
+            return exec_sql(q, "COMMIT", err, "migration");
+        char ins[128];
+        snprintf(ins, sizeof ins,
+                 "INSERT INTO schema_version(version, applied_at) VALUES(%d, datetime('now'))",
+                 v + 1);
+        char what[48];
+        snprintf(what, sizeof what, "migration %d", v + 1);
+        if (exec_sql(q, migrations[v + 1], err, what) || exec_sql(q, ins, err, what) ||
+            exec_sql(q, "COMMIT", err, what))
+            goto undo;
+    }
+undo:
+    if (!sqlite3_get_autocommit(q->db))
+        sqlite3_exec(q->db, "ROLLBACK", NULL, NULL, NULL);
+    return -1;
+}
+
+store *store_sqlite_open(const char *path, val_err *err)
+{
+    if (!path || !*path) {
+        invalid(err, "store path is empty");
+        return NULL;
+    }
+    int memory = strcmp(path, ":memory:") == 0;
+    if (!memory && make_parent(path, err))
+        return NULL;
+    struct sq *q = calloc(1, sizeof *q);
+    if (!q) {
+        invalid(err, "out of memory");
+        return NULL;
+    }
+    q->base.ops = &sqlite_ops;
+    int rc = sqlite3_open_v2(path, &q->db,
+                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                             NULL);
+    if (rc != SQLITE_OK) {
+        val_err_set(err, VAL_ERR_STORE, "StoreError", "cannot open %s: %s", path,
+                    q->db ? sqlite3_errmsg(q->db) : sqlite3_errstr(rc));
+        sq_close(&q->base);
+        return NULL;
+    }
+    sqlite3_extended_result_codes(q->db, 1);
+    sqlite3_busy_timeout(q->db, 5000);
+    /* Durability: WAL with synchronous=NORMAL, chosen for speed. A commit
+     * appends its frames to the WAL with write(2) before COMMIT returns;
+     * they are in the kernel's page cache, so a SIGKILL (or any crash of
+     * the process) loses nothing committed: the next open replays the WAL.
+     * Only a power loss or kernel crash can drop the last transactions
+     * before the next checkpoint's fsync; the database itself is never
+     * corrupted. FULL would fsync every commit — group commit keeps that
+     * affordable, so switch here if power-loss durability is required. */
+    if (exec_sql(q, "PRAGMA journal_mode=WAL", err, "journal mode") ||
+        exec_sql(q, "PRAGMA synchronous=NORMAL", err, "synchronous") ||
+        exec_sql(q, "PRAGMA foreign_keys=OFF", err, "pragma") || migrate(q, err)) {
+        char *cause = err && err->cause ? strdup(err->cause) : NULL;
+        val_err_set(err, VAL_ERR_STORE, "StoreError", "cannot open store %s: %s", path,
+                    cause ? cause : "unknown error");
+        free(cause);
+        sq_close(&q->base);
+        return NULL;
+    }
+    return &q->base;
+}
+
+int store_sqlite_schema_version(store *s)
+{
+    struct sq *q = (struct sq *)s;
+    int v = -1;
+    if (!q || q->base.ops != &sqlite_ops || read_version(q, &v, NULL))
+        return -1;
+    return v;
+}

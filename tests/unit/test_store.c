@@ -1,0 +1,503 @@
+/* test_store — the store interface against the SQLite backend, on a real
+ * file in a temp directory and on ":memory:": every operation, pagination,
+ * reverse history, group-commit transactions (rollback leaves nothing),
+ * reopening a file, and the schema migrations. */
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "store/store.h"
+#include "tap.h"
+
+#define M1 "arn:aws:states:us-east-1:123456789012:stateMachine:M1"
+#define M2 "arn:aws:states:us-east-1:123456789012:stateMachine:M2"
+#define XARN(n) "arn:aws:states:us-east-1:123456789012:execution:M1:" n
+
+static struct store_machine machine(const char *arn, const char *name, int64_t t)
+{
+    struct store_machine m = {.arn = (char *)arn, .name = (char *)name,
+                              .definition = (char *)"{\"StartAt\":\"P\",\"States\":{\"P\":{\"Type\":\"Pass\",\"End\":true}}}",
+                              .type = (char *)"STANDARD",
+                              .role_arn = (char *)"arn:aws:iam::123456789012:role/R",
+                              .created_ns = t};
+    return m;
+}
+
+static int new_exec(store *s, const char *arn, const char *name, const char *status, int64_t t)
+{
+    struct store_exec x = {.arn = (char *)arn, .machine_arn = (char *)M1, .name = (char *)name,
+                           .status = (char *)status, .input = (char *)"{\"a\":1}", .start_ns = t};
+    return s->ops->exec_create(s, &x, NULL);
+}
+
+static void test_machines(store *s)
+{
+    val_err err = {0};
+    struct store_machine m = machine(M1, "M1", 1000);
+    CHECK(s->ops->machine_create(s, &m, &err) == STORE_OK);
+    CHECK(s->ops->machine_create(s, &m, &err) == STORE_EXISTS);
+    struct store_machine bad = {0};
+    CHECK(s->ops->machine_create(s, &bad, &err) == STORE_ERROR);
+    CHECK(err.kind == VAL_ERR_STORE && err.cause);
+    val_err_clear(&err);
+
+    struct store_machine got;
+    CHECK(s->ops->machine_get(s, M1, &got, &err) == STORE_OK);
+    CHECK(got.arn && !strcmp(got.arn, M1));
+    CHECK(got.name && !strcmp(got.name, "M1"));
+    CHECK(got.type && !strcmp(got.type, "STANDARD"));
+    CHECK(got.definition && strstr(got.definition, "Pass"));
+    CHECK(got.role_arn && strstr(got.role_arn, "role/R"));
+    CHECK(got.created_ns == 1000 && got.updated_ns == 1000);
+    CHECK(got.revision_id && strlen(got.revision_id) == 36);
+    char *rev0 = got.revision_id ? strdup(got.revision_id) : NULL;
+    store_machine_clear(&got);
+    CHECK(s->ops->machine_get(s, M2, &got, &err) == STORE_NOT_FOUND);
+    CHECK(got.arn == NULL);
+
+    /* update: definition changes, role kept, new revision */
+    char *rev1 = NULL;
+    CHECK(s->ops->machine_update(s, M1, "{\"new\":1}", NULL, 2000, &rev1, &err) == STORE_OK);
+    CHECK(rev1 && rev0 && strcmp(rev0, rev1) != 0);
+    CHECK(s->ops->machine_get(s, M1, &got, &err) == STORE_OK);
+    CHECK(got.definition && !strcmp(got.definition, "{\"new\":1}"));
+    CHECK(got.role_arn && strstr(got.role_arn, "role/R"));
+    CHECK(got.updated_ns == 2000 && got.created_ns == 1000);
+    CHECK(got.revision_id && rev1 && !strcmp(got.revision_id, rev1));
+    store_machine_clear(&got);
+    free(rev0);
+    free(rev1);
+    CHECK(s->ops->machine_update(s, M2, "{}", NULL, 1, NULL, &err) == STORE_NOT_FOUND);
+
+    /* a caller-chosen revision id is kept */
+    struct store_machine m2 = machine(M2, "M2", 3000);
+    m2.revision_id = (char *)"rev-given";
+    m2.role_arn = NULL;
+    CHECK(s->ops->machine_create(s, &m2, &err) == STORE_OK);
+    CHECK(s->ops->machine_get(s, M2, &got, &err) == STORE_OK);
+    CHECK(got.revision_id && !strcmp(got.revision_id, "rev-given") && got.role_arn == NULL);
+    store_machine_clear(&got);
+
+    /* pagination over 2 + 5 machines, 3 per page */
+    for (int i = 0; i < 5; i++) {
+        char arn[128], name[16];
+        snprintf(name, sizeof name, "P%d", i);
+        snprintf(arn, sizeof arn, "arn:aws:states:us-east-1:123456789012:stateMachine:%s", name);
+        struct store_machine p = machine(arn, name, 4000 + i);
+        CHECK(s->ops->machine_create(s, &p, &err) == STORE_OK);
+    }
+    struct store_machine_list l;
+    char *tok = NULL;
+    int pages = 0, total = 0;
+    const char *order[7] = {"M1", "M2", "P0", "P1", "P2", "P3", "P4"};
+    do {
+        CHECK(s->ops->machine_list(s, tok, 3, &l, &err) == STORE_OK);
+        for (size_t i = 0; i < l.n && total < 7; i++, total++)
+            CHECK_MSG(!strcmp(l.items[i].name, order[total]), "got %s", l.items[i].name);
+        free(tok);
+        tok = l.next_token ? strdup(l.next_token) : NULL;
+        pages++;
+        store_machine_list_free(&l);
+    } while (tok && pages < 10);
+    CHECK(pages == 3 && total == 7);
+    CHECK(s->ops->machine_list(s, "garbage", 3, &l, &err) == STORE_ERROR);
+    CHECK(err.name && !strcmp(err.name, "InvalidToken"));
+    val_err_clear(&err);
+    CHECK(s->ops->machine_list(s, NULL, 0, &l, &err) == STORE_OK && l.n == 7 && !l.next_token);
+    store_machine_list_free(&l);
+
+    CHECK(s->ops->machine_delete(s, "arn:aws:states:us-east-1:123456789012:stateMachine:P4",
+                                 &err) == STORE_OK);
+    CHECK(s->ops->machine_delete(s, "arn:aws:states:us-east-1:123456789012:stateMachine:P4",
+                                 &err) == STORE_NOT_FOUND);
+    CHECK(s->ops->machine_list(s, NULL, 100, &l, &err) == STORE_OK && l.n == 6);
+    store_machine_list_free(&l);
+}
+
+static void test_executions(store *s)
+{
+    val_err err = {0};
+    CHECK(new_exec(s, XARN("e1"), "e1", "RUNNING", 10) == STORE_OK);
+    CHECK(new_exec(s, XARN("e1"), "e1", "RUNNING", 11) == STORE_EXISTS);
+    struct store_exec bad = {.arn = (char *)XARN("bad")};
+    CHECK(s->ops->exec_create(s, &bad, &err) == STORE_ERROR);
+    val_err_clear(&err);
+
+    struct store_exec x;
+    CHECK(s->ops->exec_get(s, XARN("e1"), &x, &err) == STORE_OK);
+    CHECK(x.machine_arn && !strcmp(x.machine_arn, M1));
+    CHECK(x.name && !strcmp(x.name, "e1") && !strcmp(x.status, "RUNNING"));
+    CHECK(x.input && !strcmp(x.input, "{\"a\":1}"));
+    CHECK(!x.output && !x.error && !x.cause && !x.snapshot && x.start_ns == 10 && x.stop_ns == 0);
+    store_exec_clear(&x);
+    CHECK(s->ops->exec_get(s, XARN("nope"), &x, &err) == STORE_NOT_FOUND);
+
+    struct store_exec up = {.arn = (char *)XARN("e1"), .status = (char *)"RUNNING",
+                            .snapshot = (char *)"{\"frames\":[1]}"};
+    CHECK(s->ops->exec_update(s, &up, &err) == STORE_OK);
+    CHECK(s->ops->exec_get(s, XARN("e1"), &x, &err) == STORE_OK);
+    CHECK(x.snapshot && !strcmp(x.snapshot, "{\"frames\":[1]}"));
+    store_exec_clear(&x);
+    up.status = (char *)"FAILED";
+    up.error = (char *)"States.TaskFailed";
+    up.cause = (char *)"boom";
+    up.stop_ns = 99;
+    CHECK(s->ops->exec_update(s, &up, &err) == STORE_OK);
+    CHECK(s->ops->exec_get(s, XARN("e1"), &x, &err) == STORE_OK);
+    CHECK(!strcmp(x.status, "FAILED") && x.error && !strcmp(x.error, "States.TaskFailed"));
+    CHECK(x.cause && !strcmp(x.cause, "boom") && x.stop_ns == 99);
+    store_exec_clear(&x);
+    up.arn = (char *)XARN("nope");
+    CHECK(s->ops->exec_update(s, &up, &err) == STORE_NOT_FOUND);
+
+    /* 10 more: e2..e11, every third SUCCEEDED */
+    for (int i = 2; i <= 11; i++) {
+        char arn[128], name[16];
+        snprintf(name, sizeof name, "e%d", i);
+        snprintf(arn, sizeof arn, XARN("%s"), name);
+        CHECK(new_exec(s, arn, name, i % 3 == 0 ? "SUCCEEDED" : "RUNNING", 10 + i) == STORE_OK);
+    }
+    /* other machine: not listed under M1 */
+    struct store_exec o = {.arn = (char *)"arn:x:other", .machine_arn = (char *)M2,
+                           .name = (char *)"o", .status = (char *)"RUNNING",
+                           .input = (char *)"{}", .start_ns = 1};
+    CHECK(s->ops->exec_create(s, &o, &err) == STORE_OK);
+
+    /* newest first, 4 per page: e11 e10 e9 e8 | e7 .. e4 | e3 e2 e1 */
+    struct store_exec_list l;
+    char *tok = NULL;
+    int n = 0, pages = 0, want = 11, ordered = 1;
+    do {
+        CHECK(s->ops->exec_list(s, M1, NULL, tok, 4, &l, &err) == STORE_OK);
+        for (size_t i = 0; i < l.n; i++, n++) {
+            char name[16];
+            snprintf(name, sizeof name, "e%d", want--);
+            if (strcmp(l.items[i].name, name) || l.items[i].input || l.items[i].snapshot)
+                ordered = 0;
+        }
+        free(tok);
+        tok = l.next_token ? strdup(l.next_token) : NULL;
+        pages++;
+        store_exec_list_free(&l);
+    } while (tok && pages < 10);
+    CHECK(ordered && n == 11 && pages == 3);
+
+    CHECK(s->ops->exec_list(s, M1, "SUCCEEDED", NULL, 2, &l, &err) == STORE_OK);
+    CHECK(l.n == 2 && !strcmp(l.items[0].name, "e9") && !strcmp(l.items[1].name, "e6"));
+    CHECK(l.next_token != NULL);
+    tok = l.next_token ? strdup(l.next_token) : NULL;
+    store_exec_list_free(&l);
+    CHECK(s->ops->exec_list(s, M1, "SUCCEEDED", tok, 2, &l, &err) == STORE_OK);
+    CHECK(l.n == 1 && !strcmp(l.items[0].name, "e3") && !l.next_token);
+    store_exec_list_free(&l);
+    free(tok);
+    CHECK(s->ops->exec_list(s, M1, "ABORTED", NULL, 0, &l, &err) == STORE_OK && l.n == 0);
+    store_exec_list_free(&l);
+    CHECK(s->ops->exec_list(s, M1, NULL, "-3", 0, &l, &err) == STORE_ERROR);
+    val_err_clear(&err);
+
+    /* RUNNING across machines, oldest first, complete records: e2 e4 e5
+     * e7 e8 e10 e11 and o (e1 FAILED, e3 e6 e9 SUCCEEDED) */
+    n = 0;
+    pages = 0;
+    tok = NULL;
+    int complete = 1;
+    do {
+        CHECK(s->ops->exec_list_running(s, tok, 3, &l, &err) == STORE_OK);
+        for (size_t i = 0; i < l.n; i++, n++)
+            if (strcmp(l.items[i].status, "RUNNING") || !l.items[i].input)
+                complete = 0;
+        free(tok);
+        tok = l.next_token ? strdup(l.next_token) : NULL;
+        pages++;
+        store_exec_list_free(&l);
+    } while (tok && pages < 10);
+    CHECK(complete && n == 8 && pages == 3);
+}
+
+static void test_history(store *s)
+{
+    val_err err = {0};
+    struct store_event ev[25];
+    char text[25][64];
+    for (int i = 0; i < 25; i++) {
+        snprintf(text[i], sizeof text[i], "{\"id\":%d,\"type\":\"PassStateEntered\"}", i + 1);
+        ev[i].id = i + 1;
+        ev[i].json = text[i];
+    }
+    CHECK(s->ops->history_append(s, XARN("e2"), ev, 10, &err) == STORE_OK);
+    CHECK(s->ops->history_append(s, XARN("e2"), ev + 10, 15, &err) == STORE_OK);
+    CHECK(s->ops->history_append(s, XARN("e2"), ev, 0, &err) == STORE_OK);
+    CHECK(s->ops->history_append(s, XARN("nope"), ev, 1, &err) == STORE_NOT_FOUND);
+    /* a repeated id fails and the whole batch is refused */
+    struct store_event dup[2] = {{26, (char *)"{\"id\":26}"}, {5, (char *)"{\"id\":5}"}};
+    CHECK(s->ops->history_append(s, XARN("e2"), dup, 2, &err) == STORE_ERROR);
+    val_err_clear(&err);
+    int64_t count = -1;
+    CHECK(s->ops->history_count(s, XARN("e2"), &count, &err) == STORE_OK && count == 25);
+    CHECK(s->ops->history_count(s, XARN("e4"), &count, &err) == STORE_OK && count == 0);
+    CHECK(s->ops->history_count(s, XARN("nope"), &count, &err) == STORE_NOT_FOUND);
+
+    struct store_event_list l;
+    CHECK(s->ops->history_page(s, XARN("e2"), 0, 10, 0, &l, &err) == STORE_OK);
+    CHECK(l.n == 10 && l.more && l.items[0].id == 1 && l.items[9].id == 10);
+    CHECK(l.n && !strcmp(l.items[0].json, text[0]));
+    store_event_list_free(&l);
+    CHECK(s->ops->history_page(s, XARN("e2"), 20, 10, 0, &l, &err) == STORE_OK);
+    CHECK(l.n == 5 && !l.more && l.items[0].id == 21 && l.items[4].id == 25);
+    store_event_list_free(&l);
+    CHECK(s->ops->history_page(s, XARN("e2"), 15, 10, 0, &l, &err) == STORE_OK);
+    CHECK(l.n == 10 && !l.more && l.items[9].id == 25);
+    store_event_list_free(&l);
+    /* reverse: from the last, then before an id */
+    CHECK(s->ops->history_page(s, XARN("e2"), 0, 10, 1, &l, &err) == STORE_OK);
+    CHECK(l.n == 10 && l.more && l.items[0].id == 25 && l.items[9].id == 16);
+    store_event_list_free(&l);
+    CHECK(s->ops->history_page(s, XARN("e2"), 6, 10, 1, &l, &err) == STORE_OK);
+    CHECK(l.n == 5 && !l.more && l.items[0].id == 5 && l.items[4].id == 1);
+    store_event_list_free(&l);
+    CHECK(s->ops->history_page(s, XARN("e2"), 0, 0, 0, &l, &err) == STORE_OK && l.n == 25);
+    store_event_list_free(&l);
+    CHECK(s->ops->history_page(s, XARN("nope"), 0, 0, 0, &l, &err) == STORE_NOT_FOUND);
+    CHECK(l.n == 0 && l.items == NULL);
+}
+
+static void test_timers_tokens(store *s)
+{
+    val_err err = {0};
+    CHECK(s->ops->timer_arm(s, XARN("e2"), 1, 500, &err) == STORE_OK);
+    CHECK(s->ops->timer_arm(s, XARN("e4"), 7, 300, &err) == STORE_OK);
+    CHECK(s->ops->timer_arm(s, XARN("e5"), UINT64_MAX, 900, &err) == STORE_OK);
+    CHECK(s->ops->timer_arm(s, XARN("e2"), 1, 100, &err) == STORE_OK); /* moved */
+    struct store_timer_list t;
+    CHECK(s->ops->timer_due(s, 600, 0, &t, &err) == STORE_OK);
+    CHECK(t.n == 2 && t.items[0].due_ns == 100 && t.items[0].timer_id == 1);
+    CHECK(t.n == 2 && !strcmp(t.items[0].exec_arn, XARN("e2")) && t.items[1].timer_id == 7);
+    store_timer_list_free(&t);
+    CHECK(s->ops->timer_due(s, 100, 0, &t, &err) == STORE_OK && t.n == 0); /* strictly before */
+    store_timer_list_free(&t);
+    CHECK(s->ops->timer_due(s, 1000, 1, &t, &err) == STORE_OK && t.n == 1);
+    store_timer_list_free(&t);
+    CHECK(s->ops->timer_due(s, 1000, 0, &t, &err) == STORE_OK && t.n == 3);
+    CHECK(t.n == 3 && t.items[2].timer_id == UINT64_MAX);
+    store_timer_list_free(&t);
+    CHECK(s->ops->timer_cancel(s, XARN("e2"), 1, &err) == STORE_OK);
+    CHECK(s->ops->timer_cancel(s, XARN("e2"), 1, &err) == STORE_NOT_FOUND);
+    CHECK(s->ops->timer_due(s, 1000, 0, &t, &err) == STORE_OK && t.n == 2);
+    store_timer_list_free(&t);
+
+    CHECK(s->ops->token_put(s, "tok-1", XARN("e4"), 42, &err) == STORE_OK);
+    CHECK(s->ops->token_put(s, "tok-1", XARN("e5"), 43, &err) == STORE_EXISTS);
+    char *arn = NULL;
+    uint64_t task = 0;
+    CHECK(s->ops->token_get(s, "tok-1", &arn, &task, &err) == STORE_OK);
+    CHECK(arn && !strcmp(arn, XARN("e4")) && task == 42);
+    free(arn);
+    CHECK(s->ops->token_get(s, "tok-1", NULL, NULL, &err) == STORE_OK);
+    CHECK(s->ops->token_get(s, "tok-2", &arn, &task, &err) == STORE_NOT_FOUND && arn == NULL);
+    CHECK(s->ops->token_delete(s, "tok-1", &err) == STORE_OK);
+    CHECK(s->ops->token_delete(s, "tok-1", &err) == STORE_NOT_FOUND);
+    CHECK(s->ops->token_get(s, "tok-1", &arn, &task, &err) == STORE_NOT_FOUND);
+}
+
+/* A group commit rolled back leaves nothing; one committed keeps all. */
+static void test_transactions(store *s)
+{
+    val_err err = {0};
+    CHECK(s->ops->commit(s, &err) == STORE_ERROR);
+    val_err_clear(&err);
+    CHECK(s->ops->rollback(s, &err) == STORE_ERROR);
+    val_err_clear(&err);
+
+    CHECK(s->ops->begin(s, &err) == STORE_OK);
+    CHECK(s->ops->begin(s, &err) == STORE_ERROR); /* no nesting */
+    val_err_clear(&err);
+    CHECK(new_exec(s, XARN("tx1"), "tx1", "RUNNING", 50) == STORE_OK);
+    struct store_event e = {1, (char *)"{\"id\":1}"};
+    CHECK(s->ops->history_append(s, XARN("tx1"), &e, 1, &err) == STORE_OK);
+    struct store_exec up = {.arn = (char *)XARN("e4"), .status = (char *)"SUCCEEDED",
+                            .output = (char *)"{}", .stop_ns = 60};
+    CHECK(s->ops->exec_update(s, &up, &err) == STORE_OK);
+    CHECK(s->ops->timer_arm(s, XARN("tx1"), 3, 5, &err) == STORE_OK);
+    CHECK(s->ops->token_put(s, "tx-tok", XARN("tx1"), 1, &err) == STORE_OK);
+    CHECK(s->ops->rollback(s, &err) == STORE_OK);
+
+    struct store_exec x;
+    CHECK(s->ops->exec_get(s, XARN("tx1"), &x, &err) == STORE_NOT_FOUND);
+    CHECK(s->ops->exec_get(s, XARN("e4"), &x, &err) == STORE_OK);
+    CHECK(!strcmp(x.status, "RUNNING") && x.output == NULL);
+    store_exec_clear(&x);
+    struct store_timer_list t;
+    CHECK(s->ops->timer_due(s, 10, 0, &t, &err) == STORE_OK && t.n == 0);
+    store_timer_list_free(&t);
+    CHECK(s->ops->token_get(s, "tx-tok", NULL, NULL, &err) == STORE_NOT_FOUND);
+
+    /* the same turn, committed */
+    CHECK(s->ops->begin(s, &err) == STORE_OK);
+    CHECK(new_exec(s, XARN("tx1"), "tx1", "RUNNING", 50) == STORE_OK);
+    CHECK(s->ops->history_append(s, XARN("tx1"), &e, 1, &err) == STORE_OK);
+    CHECK(s->ops->exec_update(s, &up, &err) == STORE_OK);
+    /* a failing call inside does not poison the transaction */
+    CHECK(s->ops->history_append(s, XARN("tx1"), &e, 1, &err) == STORE_ERROR);
+    val_err_clear(&err);
+    CHECK(s->ops->commit(s, &err) == STORE_OK);
+    int64_t n = 0;
+    CHECK(s->ops->history_count(s, XARN("tx1"), &n, &err) == STORE_OK && n == 1);
+    CHECK(s->ops->exec_get(s, XARN("e4"), &x, &err) == STORE_OK && !strcmp(x.status, "SUCCEEDED"));
+    store_exec_clear(&x);
+
+    /* closing with a transaction open rolls it back */
+    CHECK(s->ops->begin(s, &err) == STORE_OK);
+    CHECK(new_exec(s, XARN("lost"), "lost", "RUNNING", 70) == STORE_OK);
+}
+
+static void run_all(store *s)
+{
+    test_machines(s);
+    test_executions(s);
+    test_history(s);
+    test_timers_tokens(s);
+    test_transactions(s);
+}
+
+static int db_version(const char *path)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+    int v = -1;
+    if (sqlite3_open(path, &db) == SQLITE_OK &&
+        sqlite3_prepare_v2(db, "SELECT max(version), count(*) FROM schema_version", -1, &st,
+                           NULL) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int(st, 1) == sqlite3_column_int(st, 0))
+        v = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return v;
+}
+
+/* WAL is persistent in the file: a plain connection sees it. */
+static int db_is_wal(const char *path)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+    int wal = 0;
+    if (sqlite3_open(path, &db) == SQLITE_OK &&
+        sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &st, NULL) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW)
+        wal = !strcmp((const char *)sqlite3_column_text(st, 0), "wal");
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return wal;
+}
+
+static void db_exec(const char *path, const char *sql)
+{
+    sqlite3 *db = NULL;
+    if (sqlite3_open(path, &db) == SQLITE_OK)
+        CHECK(sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK);
+    sqlite3_close(db);
+}
+
+int main(void)
+{
+    val_err err = {0};
+    char dir[] = "/tmp/stepd-store-XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    char path[256], nested[256], junk[256], newer[256];
+    snprintf(path, sizeof path, "%s/.stepd/state.db", dir); /* parent made by open */
+    snprintf(nested, sizeof nested, "%s/a/b/c/s.db", dir);
+    snprintf(junk, sizeof junk, "%s/junk.db", dir);
+    snprintf(newer, sizeof newer, "%s/newer.db", dir);
+
+    /* fresh file: migrated to the current version */
+    store *s = store_sqlite_open(path, &err);
+    CHECK_MSG(s != NULL, "%s", err.cause ? err.cause : "?");
+    if (!s)
+        TEST_DONE();
+    CHECK(store_sqlite_schema_version(s) == STORE_SCHEMA_VERSION);
+    run_all(s);
+    store_close(s);
+    CHECK(db_version(path) == STORE_SCHEMA_VERSION);
+    CHECK(db_is_wal(path));
+
+    /* reopen: an already-migrated file is left as is, and committed data
+     * is there; the transaction open at close is gone */
+    s = store_sqlite_open(path, &err);
+    CHECK(s != NULL);
+    if (s) {
+        CHECK(store_sqlite_schema_version(s) == STORE_SCHEMA_VERSION);
+        struct store_exec x;
+        CHECK(s->ops->exec_get(s, XARN("tx1"), &x, &err) == STORE_OK);
+        store_exec_clear(&x);
+        CHECK(s->ops->exec_get(s, XARN("lost"), &x, &err) == STORE_NOT_FOUND);
+        CHECK(s->ops->exec_get(s, XARN("e1"), &x, &err) == STORE_OK);
+        CHECK(x.error && !strcmp(x.error, "States.TaskFailed"));
+        store_exec_clear(&x);
+        int64_t n = 0;
+        CHECK(s->ops->history_count(s, XARN("e2"), &n, &err) == STORE_OK && n == 25);
+        struct store_machine m;
+        CHECK(s->ops->machine_get(s, M1, &m, &err) == STORE_OK);
+        store_machine_clear(&m);
+        struct store_timer_list t;
+        CHECK(s->ops->timer_due(s, 1000, 0, &t, &err) == STORE_OK && t.n == 2);
+        store_timer_list_free(&t);
+        store_close(s);
+    }
+    CHECK(db_version(path) == STORE_SCHEMA_VERSION);
+
+    /* memory */
+    s = store_sqlite_open(":memory:", &err);
+    CHECK(s != NULL);
+    if (s) {
+        CHECK(store_sqlite_schema_version(s) == STORE_SCHEMA_VERSION);
+        run_all(s);
+        store_close(s);
+    }
+    /* a fresh :memory: store is empty */
+    s = store_sqlite_open(":memory:", &err);
+    CHECK(s != NULL);
+    if (s) {
+        struct store_machine_list l;
+        CHECK(s->ops->machine_list(s, NULL, 0, &l, &err) == STORE_OK && l.n == 0);
+        store_machine_list_free(&l);
+        store_close(s);
+    }
+
+    /* nested parent directories are created */
+    s = store_sqlite_open(nested, &err);
+    CHECK(s != NULL);
+    store_close(s);
+    struct stat sb;
+    CHECK(stat(nested, &sb) == 0);
+
+    /* a file that is not a database is refused with a clear error */
+    FILE *f = fopen(junk, "w");
+    if (f) {
+        fputs("this is not a database, not at all; it is plain text long enough\n", f);
+        fclose(f);
+    }
+    s = store_sqlite_open(junk, &err);
+    CHECK(s == NULL && err.kind == VAL_ERR_STORE && err.cause && strstr(err.cause, "junk.db"));
+    store_close(s);
+    val_err_clear(&err);
+
+    /* a file from a newer stepd is refused, untouched */
+    db_exec(newer, "CREATE TABLE schema_version(version INTEGER PRIMARY KEY, applied_at TEXT);"
+                   "INSERT INTO schema_version VALUES(99, 'x');");
+    s = store_sqlite_open(newer, &err);
+    CHECK(s == NULL && err.cause && strstr(err.cause, "newer"));
+    store_close(s);
+    val_err_clear(&err);
+
+    s = store_sqlite_open("", &err);
+    CHECK(s == NULL && err.cause);
+    val_err_clear(&err);
+
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    CHECK(system(cmd) == 0);
+    TEST_DONE();
+}
