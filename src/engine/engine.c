@@ -374,6 +374,15 @@ static void state_failed(eng_exec *x, struct frame *f, const char *error, const 
 static void frame_succeed(eng_exec *x, struct frame *f, json_t *output);
 static void frame_fail(eng_exec *x, struct frame *f, const char *error, const char *cause);
 
+/* AWS's cause for States.DataLimitExceeded; who is a state name, a function
+ * ARN or a service. */
+static char *data_limit_cause(const char *who)
+{
+    return xasprintf("The state/task '%s' returned a result with a size exceeding the maximum number of bytes "
+                     "service limit.",
+                     who);
+}
+
 /* A States.Runtime (or other uncatchable) problem inside a state. */
 static void runtime_fail(eng_exec *x, struct frame *f, const char *error, const char *detail)
 {
@@ -433,16 +442,15 @@ static json_t *assigned_details(json_t *vals)
 }
 
 /* The state produced output (consumed) of size bound out_size: record the
- * exit, apply variables, move on. */
-static void state_exit(eng_exec *x, struct frame *f, json_t *out, size_t out_size, json_t *assigned)
+ * exit, apply its variables (assigned, consumed), and move to state next,
+ * or end the frame when next is -1. */
+static void state_exit_to(eng_exec *x, struct frame *f, json_t *out, size_t out_size, json_t *assigned, int next)
 {
     const struct asl_state *s = cur(f);
     if (out_size > x->max_payload && val_dump_size(out) > x->max_payload) {
         json_decref(out);
         json_decref(assigned);
-        char *c = xasprintf("The state/task '%s' returned a result with a size exceeding the maximum number of "
-                            "bytes service limit.",
-                            s->name);
+        char *c = data_limit_cause(s->name);
         frame_fail(x, f, "States.DataLimitExceeded", c);
         free(c);
         return;
@@ -468,33 +476,75 @@ static void state_exit(eng_exec *x, struct frame *f, json_t *out, size_t out_siz
     f->retry_total = 0;
     free(f->token);
     f->token = NULL;
-    if (s->end || s->next < 0) {
+    if (next < 0) {
         set_json(&f->raw, NULL);
         frame_succeed(x, f, out);
         return;
     }
     set_json(&f->raw, out);
     f->raw_size = out_size;
-    f->state = s->next;
+    f->state = next;
     f->phase = PH_ENTER;
     enqueue(x, f);
 }
 
-/* Moves to state next (a Choice outcome or a Catch) with output. */
-static void goto_state(eng_exec *x, struct frame *f, int next, json_t *out, size_t out_size)
+static void state_exit(eng_exec *x, struct frame *f, json_t *out, size_t out_size, json_t *assigned)
 {
-    set_json(&f->eff, NULL);
-    set_json(&f->task_in, NULL);
-    set_json(&f->raw, out);
-    f->raw_size = out_size;
-    f->state = next;
-    f->phase = PH_ENTER;
-    free(f->retry_counts);
-    f->retry_counts = NULL;
-    f->retry_total = 0;
-    free(f->token);
-    f->token = NULL;
-    enqueue(x, f);
+    const struct asl_state *s = cur(f);
+    state_exit_to(x, f, out, out_size, assigned, s->end ? -1 : s->next);
+}
+
+/* OutputPath over v (consumed, of serialized size bound size), then the
+ * state's exit. */
+static void exit_through_output_path(eng_exec *x, struct frame *f, json_t *v, size_t size, json_t *assigned)
+{
+    const struct asl_state *s = cur(f);
+    json_t *out = v;
+    if (s->output_path || s->output_path_null) {
+        struct asl_env env;
+        char *msg = NULL;
+        env_for(x, f, &env, v);
+        out = apply_path(s->output_path, s->output_path_null, v, &env, &msg);
+        env_done(&env);
+        json_decref(v);
+        if (!out) {
+            json_decref(assigned);
+            runtime_fail(x, f, NULL, msg);
+            free(msg);
+            return;
+        }
+    }
+    state_exit(x, f, out, size, assigned);
+}
+
+/* ResultPath: merges result (consumed, size bound rsize) into the state's
+ * raw input, then exits through OutputPath. The raw input is handed to
+ * asl_path_set, so an input no one else holds is changed in place. */
+static void merge_and_exit(eng_exec *x, struct frame *f, json_t *result, size_t rsize, json_t *assigned)
+{
+    const struct asl_state *s = cur(f);
+    json_t *merged;
+    size_t msize;
+    if (s->result_path_null) {
+        json_decref(result);
+        merged = json_incref(f->raw);
+        msize = f->raw_size;
+    } else if (!s->result_path || asl_path_is_root(s->result_path)) {
+        merged = result;
+        msize = rsize;
+    } else {
+        val_err err = {0};
+        json_t *raw = f->raw;
+        f->raw = NULL;
+        msize = f->raw_size + rsize + strlen(asl_path_text(s->result_path)) + 8;
+        merged = asl_path_set(s->result_path, raw, result, &err);
+        if (!merged) {
+            json_decref(assigned);
+            fail_with_err(x, f, &err);
+            return;
+        }
+    }
+    exit_through_output_path(x, f, merged, msize, assigned);
 }
 
 /* The result of a Task/Parallel/Map (consumed): ResultSelector,
@@ -524,45 +574,12 @@ static void state_result(eng_exec *x, struct frame *f, json_t *result)
     if (rsize > x->max_payload) {
         json_decref(result);
         json_decref(assigned);
-        char *c = xasprintf("The state/task '%s' returned a result with a size exceeding the maximum number of "
-                            "bytes service limit.",
-                            s->name);
+        char *c = data_limit_cause(s->name);
         frame_fail(x, f, "States.DataLimitExceeded", c);
         free(c);
         return;
     }
-    json_t *merged;
-    size_t msize;
-    if (s->result_path_null) {
-        json_decref(result);
-        merged = json_incref(f->raw);
-        msize = f->raw_size;
-    } else if (!s->result_path || asl_path_is_root(s->result_path)) {
-        merged = result;
-        msize = rsize;
-    } else {
-        json_t *raw = f->raw;
-        f->raw = NULL;
-        msize = f->raw_size + rsize + strlen(asl_path_text(s->result_path)) + 8;
-        merged = asl_path_set(s->result_path, raw, result, &err);
-        if (!merged) {
-            json_decref(assigned);
-            fail_with_err(x, f, &err);
-            return;
-        }
-    }
-    char *msg = NULL;
-    env_for(x, f, &env, merged);
-    json_t *out = apply_path(s->output_path, s->output_path_null, merged, &env, &msg);
-    env_done(&env);
-    json_decref(merged);
-    if (!out) {
-        json_decref(assigned);
-        runtime_fail(x, f, NULL, msg);
-        free(msg);
-        return;
-    }
-    state_exit(x, f, out, msize, assigned);
+    merge_and_exit(x, f, result, rsize, assigned);
 }
 
 /* States.Runtime is never caught or retried. (States.DataLimitExceeded from
@@ -664,16 +681,7 @@ static void state_failed(eng_exec *x, struct frame *f, const char *error, const 
                     return;
                 }
             }
-            if (x->record) {
-                char type[64];
-                snprintf(type, sizeof type, "%sStateExited", type_prefix(s->type));
-                hist(x, f, type, "stateExitedEventDetails", details_io(s->name, "output", out));
-            } else {
-                hist(x, f, NULL, NULL, NULL);
-            }
-            commit_assign(f, assigned);
-            x->transitions++;
-            goto_state(x, f, c->next, out, osize);
+            state_exit_to(x, f, out, osize, assigned, c->next);
             return;
         }
     }
@@ -968,6 +976,15 @@ static void enter_parallel_or_map(eng_exec *x, struct frame *f)
     start_kids(x, f);
 }
 
+/* A Wait state's time has come: Assign, OutputPath, exit. */
+static void wait_done(eng_exec *x, struct frame *f)
+{
+    json_t *assigned = NULL;
+    if (apply_assign(x, f, cur(f)->assign, f->eff, &assigned) < 0)
+        return;
+    exit_through_output_path(x, f, json_incref(f->eff), f->raw_size, assigned);
+}
+
 static void enter_wait(eng_exec *x, struct frame *f)
 {
     const struct asl_state *s = cur(f);
@@ -1048,22 +1065,7 @@ static void enter_wait(eng_exec *x, struct frame *f)
         due = ns;
     }
     if (due <= x->now) {
-        /* no wait: exit at once */
-        json_t *assigned = NULL;
-        if (apply_assign(x, f, s->assign, f->eff, &assigned) < 0)
-            return;
-        struct asl_env env;
-        char *msg = NULL;
-        env_for(x, f, &env, f->eff);
-        json_t *out = apply_path(s->output_path, s->output_path_null, f->eff, &env, &msg);
-        env_done(&env);
-        if (!out) {
-            json_decref(assigned);
-            runtime_fail(x, f, NULL, msg);
-            free(msg);
-            return;
-        }
-        state_exit(x, f, out, f->raw_size, assigned);
+        wait_done(x, f); /* no wait: exit at once */
         return;
     }
     f->phase = PH_WAIT;
@@ -1164,43 +1166,7 @@ static void enter_state(eng_exec *x, struct frame *f)
             return;
         }
         size_t rsize = s->result ? val_dump_size(result) : f->raw_size;
-        json_t *merged;
-        size_t msize;
-        val_err err = {0};
-        if (s->result_path_null) {
-            json_decref(result);
-            merged = json_incref(f->raw);
-            msize = f->raw_size;
-        } else if (!s->result_path || asl_path_is_root(s->result_path)) {
-            merged = result;
-            msize = rsize;
-        } else {
-            json_t *raw = f->raw;
-            f->raw = NULL;
-            msize = f->raw_size + rsize + strlen(asl_path_text(s->result_path)) + 8;
-            merged = asl_path_set(s->result_path, raw, result, &err);
-            if (!merged) {
-                json_decref(assigned);
-                fail_with_err(x, f, &err);
-                return;
-            }
-        }
-        json_t *out;
-        if (!s->output_path && !s->output_path_null) {
-            out = merged;
-        } else {
-            env_for(x, f, &env, merged);
-            out = apply_path(s->output_path, s->output_path_null, merged, &env, &msg);
-            env_done(&env);
-            json_decref(merged);
-            if (!out) {
-                json_decref(assigned);
-                runtime_fail(x, f, NULL, msg);
-                free(msg);
-                return;
-            }
-        }
-        state_exit(x, f, out, msize, assigned);
+        merge_and_exit(x, f, result, rsize, assigned);
         return;
     }
     case ASL_SUCCEED:
@@ -1243,25 +1209,7 @@ static void enter_state(eng_exec *x, struct frame *f)
             free(msg);
             return;
         }
-        size_t osize = f->raw_size;
-        if (s->type == ASL_SUCCEED) {
-            state_exit(x, f, out, osize, assigned);
-            return;
-        }
-        /* Choice: exit, then go to the chosen state */
-        if (x->record) {
-            json_t *d = details_io(s->name, "output", out);
-            if (assigned && json_object_size(assigned)) {
-                val_obj_set_take(d, "assignedVariables", assigned_details(assigned));
-                val_obj_set_take(d, "assignedVariablesDetails", json_pack("{s:b}", "truncated", 0));
-            }
-            hist(x, f, "ChoiceStateExited", "stateExitedEventDetails", d);
-        } else {
-            hist(x, f, NULL, NULL, NULL);
-        }
-        commit_assign(f, assigned);
-        x->transitions++;
-        goto_state(x, f, next, out, osize);
+        state_exit_to(x, f, out, f->raw_size, assigned, s->type == ASL_SUCCEED ? -1 : next);
         return;
     }
     case ASL_WAIT: enter_wait(x, f); return;
@@ -1401,9 +1349,7 @@ static void task_succeeded(eng_exec *x, struct frame *f, json_t *output)
         char rtype[256], rname[512];
         int la;
         resource_parts(s->resource, rtype, sizeof rtype, rname, sizeof rname, &la);
-        char *c = xasprintf("The state/task '%s' returned a result with a size exceeding the maximum number of "
-                            "bytes service limit.",
-                            la ? s->resource : rtype);
+        char *c = data_limit_cause(la ? s->resource : rtype);
         if (x->record) {
             json_t *d = details_err("States.DataLimitExceeded", c);
             if (!la) {
@@ -1568,27 +1514,11 @@ static void on_timer(eng_exec *x, struct pending *p)
     case TM_EXEC_TIMEOUT:
         exec_finish(x, ENG_TIMED_OUT, NULL, "States.Timeout", "The execution timed out.");
         return;
-    case TM_WAIT: {
-        const struct asl_state *s = cur(f);
+    case TM_WAIT:
         f->timer_id = 0;
-        json_t *assigned = NULL;
-        if (apply_assign(x, f, s->assign, f->eff, &assigned) < 0)
-            return;
-        struct asl_env env;
-        char *msg = NULL;
-        env_for(x, f, &env, f->eff);
-        json_t *out = apply_path(s->output_path, s->output_path_null, f->eff, &env, &msg);
-        env_done(&env);
         f->phase = PH_ENTER;
-        if (!out) {
-            json_decref(assigned);
-            runtime_fail(x, f, NULL, msg);
-            free(msg);
-            return;
-        }
-        state_exit(x, f, out, f->raw_size, assigned);
+        wait_done(x, f);
         return;
-    }
     case TM_RETRY: {
         const struct asl_state *s = cur(f);
         f->timer_id = 0;
