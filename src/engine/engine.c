@@ -863,6 +863,25 @@ static void start_kids(eng_exec *x, struct frame *p)
 
 /* --------------------------------------------------------- state entry */
 
+/* Evaluates a Reference Path (ItemsPath, SecondsPath, ...) against input;
+ * when it names nothing, fails the state with AWS's message and returns
+ * NULL. */
+static json_t *eval_ref(eng_exec *x, struct frame *f, const asl_path *p, json_t *input)
+{
+    struct asl_env env;
+    env_for(x, f, &env, input);
+    json_t *v = asl_path_eval(p, &env);
+    if (!v) {
+        char *m = path_miss_message(p, &env);
+        env_done(&env);
+        runtime_fail(x, f, NULL, m);
+        free(m);
+        return NULL;
+    }
+    env_done(&env);
+    return v;
+}
+
 static int read_intfield(eng_exec *x, struct frame *f, const struct asl_intfield *fld, const char *name,
                          json_t *input, double *out, int want_int)
 {
@@ -872,17 +891,9 @@ static int read_intfield(eng_exec *x, struct frame *f, const struct asl_intfield
         *out = fld->value;
         return 1;
     }
-    struct asl_env env;
-    env_for(x, f, &env, input);
-    json_t *v = asl_path_eval(fld->path, &env);
-    if (!v) {
-        char *m = path_miss_message(fld->path, &env);
-        env_done(&env);
-        runtime_fail(x, f, NULL, m);
-        free(m);
+    json_t *v = eval_ref(x, f, fld->path, input);
+    if (!v)
         return -1;
-    }
-    env_done(&env);
     int64_t iv;
     if (json_is_number(v) && (!want_int || val_as_int64(v, &iv))) {
         *out = json_number_value(v);
@@ -916,17 +927,9 @@ static void enter_parallel_or_map(eng_exec *x, struct frame *f)
         } else if (!s->items_path || asl_path_is_root(s->items_path)) {
             items = json_incref(f->eff);
         } else {
-            struct asl_env env;
-            env_for(x, f, &env, f->eff);
-            items = asl_path_eval(s->items_path, &env);
-            if (!items) {
-                char *m = path_miss_message(s->items_path, &env);
-                env_done(&env);
-                runtime_fail(x, f, NULL, m);
-                free(m);
+            items = eval_ref(x, f, s->items_path, f->eff);
+            if (!items)
                 return;
-            }
-            env_done(&env);
         }
         if (!json_is_array(items)) {
             char *txt = val_dump(items, NULL);
@@ -992,17 +995,9 @@ static void enter_wait(eng_exec *x, struct frame *f)
     if (s->wait_seconds.set) {
         double secs = 0;
         if (s->wait_seconds.path) {
-            struct asl_env env;
-            env_for(x, f, &env, f->eff);
-            json_t *v = asl_path_eval(s->wait_seconds.path, &env);
-            if (!v) {
-                char *m = path_miss_message(s->wait_seconds.path, &env);
-                env_done(&env);
-                runtime_fail(x, f, NULL, m);
-                free(m);
+            json_t *v = eval_ref(x, f, s->wait_seconds.path, f->eff);
+            if (!v)
                 return;
-            }
-            env_done(&env);
             int64_t iv;
             if (!json_is_number(v) || !val_as_int64(v, &iv)) {
                 char *txt = val_dump(v, NULL);
@@ -1029,17 +1024,9 @@ static void enter_wait(eng_exec *x, struct frame *f)
         const char *ts = s->wait_timestamp;
         json_t *v = NULL;
         if (s->wait_timestamp_path) {
-            struct asl_env env;
-            env_for(x, f, &env, f->eff);
-            v = asl_path_eval(s->wait_timestamp_path, &env);
-            if (!v) {
-                char *m = path_miss_message(s->wait_timestamp_path, &env);
-                env_done(&env);
-                runtime_fail(x, f, NULL, m);
-                free(m);
+            v = eval_ref(x, f, s->wait_timestamp_path, f->eff);
+            if (!v)
                 return;
-            }
-            env_done(&env);
             ts = json_is_string(v) ? json_string_value(v) : NULL;
         }
         int64_t ns;
