@@ -58,7 +58,11 @@ conformance: $(BUILD)/stepd
 	  --baseline tests/conformance-baseline \
 	  --engine "$(BUILD)/stepd run --no-wait --history --type {type} --definition {definition} --input {input}"
 
-test: all unit cases
+# `make test` works on a fresh machine too: the packages first (quiet when
+# nothing is missing), then the build and the suites.
+test:
+	@sh tools/deps.sh
+	@$(MAKE) --no-print-directory all unit cases
 
 ASAN_MAKE = $(MAKE) BUILD=build/asan OPT="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all" \
 	  LDFLAGS="-fsanitize=address,undefined"
