@@ -9,7 +9,7 @@
 #   make demo       deps, build, run examples/hello
 #   make build-all / asan-build   build what test / asan run (for make -j)
 
-PKGS     := jansson sqlite3 libmicrohttpd
+PKGS     := jansson sqlite3 libmicrohttpd libcrypto
 CC       ?= gcc
 BUILD    ?= build
 OPT      ?= -O2 -g

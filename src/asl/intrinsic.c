@@ -3,6 +3,7 @@
  * nested calls, at most ten deep); evaluation walks that tree against an
  * asl_env. Run-time failures are States.Runtime with AWS's cause, "The
  * function '<expression as written>' had the following error: ...". */
+#include <openssl/evp.h>
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
@@ -461,290 +462,27 @@ int asl_intrinsic_uses_context(const asl_intrinsic *f) { return f ? f->uses_cont
 
 /* ----------------------------------------------------------------- hashes */
 
-/* States.Hash is small enough to carry its own digests: no crypto library
- * for five functions over at most 40 kB. Constants are FIPS 180-4 / RFC 1321. */
-static const uint32_t md5_k[64] = {
-    0xd76aa478U, 0xe8c7b756U, 0x242070dbU, 0xc1bdceeeU, 0xf57c0fafU, 0x4787c62aU,
-    0xa8304613U, 0xfd469501U, 0x698098d8U, 0x8b44f7afU, 0xffff5bb1U, 0x895cd7beU,
-    0x6b901122U, 0xfd987193U, 0xa679438eU, 0x49b40821U, 0xf61e2562U, 0xc040b340U,
-    0x265e5a51U, 0xe9b6c7aaU, 0xd62f105dU, 0x02441453U, 0xd8a1e681U, 0xe7d3fbc8U,
-    0x21e1cde6U, 0xc33707d6U, 0xf4d50d87U, 0x455a14edU, 0xa9e3e905U, 0xfcefa3f8U,
-    0x676f02d9U, 0x8d2a4c8aU, 0xfffa3942U, 0x8771f681U, 0x6d9d6122U, 0xfde5380cU,
-    0xa4beea44U, 0x4bdecfa9U, 0xf6bb4b60U, 0xbebfbc70U, 0x289b7ec6U, 0xeaa127faU,
-    0xd4ef3085U, 0x04881d05U, 0xd9d4d039U, 0xe6db99e5U, 0x1fa27cf8U, 0xc4ac5665U,
-    0xf4292244U, 0x432aff97U, 0xab9423a7U, 0xfc93a039U, 0x655b59c3U, 0x8f0ccc92U,
-    0xffeff47dU, 0x85845dd1U, 0x6fa87e4fU, 0xfe2ce6e0U, 0xa3014314U, 0x4e0811a1U,
-    0xf7537e82U, 0xbd3af235U, 0x2ad7d2bbU, 0xeb86d391U,
-};
-static const uint32_t sha256_k[64] = {
-    0x428a2f98U, 0x71374491U, 0xb5c0fbcfU, 0xe9b5dba5U, 0x3956c25bU, 0x59f111f1U,
-    0x923f82a4U, 0xab1c5ed5U, 0xd807aa98U, 0x12835b01U, 0x243185beU, 0x550c7dc3U,
-    0x72be5d74U, 0x80deb1feU, 0x9bdc06a7U, 0xc19bf174U, 0xe49b69c1U, 0xefbe4786U,
-    0x0fc19dc6U, 0x240ca1ccU, 0x2de92c6fU, 0x4a7484aaU, 0x5cb0a9dcU, 0x76f988daU,
-    0x983e5152U, 0xa831c66dU, 0xb00327c8U, 0xbf597fc7U, 0xc6e00bf3U, 0xd5a79147U,
-    0x06ca6351U, 0x14292967U, 0x27b70a85U, 0x2e1b2138U, 0x4d2c6dfcU, 0x53380d13U,
-    0x650a7354U, 0x766a0abbU, 0x81c2c92eU, 0x92722c85U, 0xa2bfe8a1U, 0xa81a664bU,
-    0xc24b8b70U, 0xc76c51a3U, 0xd192e819U, 0xd6990624U, 0xf40e3585U, 0x106aa070U,
-    0x19a4c116U, 0x1e376c08U, 0x2748774cU, 0x34b0bcb5U, 0x391c0cb3U, 0x4ed8aa4aU,
-    0x5b9cca4fU, 0x682e6ff3U, 0x748f82eeU, 0x78a5636fU, 0x84c87814U, 0x8cc70208U,
-    0x90befffaU, 0xa4506cebU, 0xbef9a3f7U, 0xc67178f2U,
-};
-static const uint32_t sha256_h[8] = {
-    0x6a09e667U, 0xbb67ae85U, 0x3c6ef372U, 0xa54ff53aU, 0x510e527fU, 0x9b05688cU,
-    0x1f83d9abU, 0x5be0cd19U,
-};
-static const uint64_t sha512_k[80] = {
-    0x428a2f98d728ae22ULL, 0x7137449123ef65cdULL, 0xb5c0fbcfec4d3b2fULL, 0xe9b5dba58189dbbcULL,
-    0x3956c25bf348b538ULL, 0x59f111f1b605d019ULL, 0x923f82a4af194f9bULL, 0xab1c5ed5da6d8118ULL,
-    0xd807aa98a3030242ULL, 0x12835b0145706fbeULL, 0x243185be4ee4b28cULL, 0x550c7dc3d5ffb4e2ULL,
-    0x72be5d74f27b896fULL, 0x80deb1fe3b1696b1ULL, 0x9bdc06a725c71235ULL, 0xc19bf174cf692694ULL,
-    0xe49b69c19ef14ad2ULL, 0xefbe4786384f25e3ULL, 0x0fc19dc68b8cd5b5ULL, 0x240ca1cc77ac9c65ULL,
-    0x2de92c6f592b0275ULL, 0x4a7484aa6ea6e483ULL, 0x5cb0a9dcbd41fbd4ULL, 0x76f988da831153b5ULL,
-    0x983e5152ee66dfabULL, 0xa831c66d2db43210ULL, 0xb00327c898fb213fULL, 0xbf597fc7beef0ee4ULL,
-    0xc6e00bf33da88fc2ULL, 0xd5a79147930aa725ULL, 0x06ca6351e003826fULL, 0x142929670a0e6e70ULL,
-    0x27b70a8546d22ffcULL, 0x2e1b21385c26c926ULL, 0x4d2c6dfc5ac42aedULL, 0x53380d139d95b3dfULL,
-    0x650a73548baf63deULL, 0x766a0abb3c77b2a8ULL, 0x81c2c92e47edaee6ULL, 0x92722c851482353bULL,
-    0xa2bfe8a14cf10364ULL, 0xa81a664bbc423001ULL, 0xc24b8b70d0f89791ULL, 0xc76c51a30654be30ULL,
-    0xd192e819d6ef5218ULL, 0xd69906245565a910ULL, 0xf40e35855771202aULL, 0x106aa07032bbd1b8ULL,
-    0x19a4c116b8d2d0c8ULL, 0x1e376c085141ab53ULL, 0x2748774cdf8eeb99ULL, 0x34b0bcb5e19b48a8ULL,
-    0x391c0cb3c5c95a63ULL, 0x4ed8aa4ae3418acbULL, 0x5b9cca4f7763e373ULL, 0x682e6ff3d6b2b8a3ULL,
-    0x748f82ee5defb2fcULL, 0x78a5636f43172f60ULL, 0x84c87814a1f0ab72ULL, 0x8cc702081a6439ecULL,
-    0x90befffa23631e28ULL, 0xa4506cebde82bde9ULL, 0xbef9a3f7b2c67915ULL, 0xc67178f2e372532bULL,
-    0xca273eceea26619cULL, 0xd186b8c721c0c207ULL, 0xeada7dd6cde0eb1eULL, 0xf57d4f7fee6ed178ULL,
-    0x06f067aa72176fbaULL, 0x0a637dc5a2c898a6ULL, 0x113f9804bef90daeULL, 0x1b710b35131c471bULL,
-    0x28db77f523047d84ULL, 0x32caab7b40c72493ULL, 0x3c9ebe0a15c9bebcULL, 0x431d67c49c100d4cULL,
-    0x4cc5d4becb3e42b6ULL, 0x597f299cfc657e2aULL, 0x5fcb6fab3ad6faecULL, 0x6c44198c4a475817ULL,
-};
-static const uint64_t sha512_h[8] = {
-    0x6a09e667f3bcc908ULL, 0xbb67ae8584caa73bULL, 0x3c6ef372fe94f82bULL, 0xa54ff53a5f1d36f1ULL,
-    0x510e527fade682d1ULL, 0x9b05688c2b3e6c1fULL, 0x1f83d9abfb41bd6bULL, 0x5be0cd19137e2179ULL,
-};
-static const uint64_t sha384_h[8] = {
-    0xcbbb9d5dc1059ed8ULL, 0x629a292a367cd507ULL, 0x9159015a3070dd17ULL, 0x152fecd8f70e5939ULL,
-    0x67332667ffc00b31ULL, 0x8eb44a8768581511ULL, 0xdb0c2e0d64f98fa7ULL, 0x47b5481dbefa4fa4ULL,
-};
-
-
-static uint32_t rol32(uint32_t x, int n) { return (x << n) | (x >> (32 - n)); }
-static uint32_t ror32(uint32_t x, int n) { return (x >> n) | (x << (32 - n)); }
-static uint64_t ror64(uint64_t x, int n) { return (x >> n) | (x << (64 - n)); }
-
-/* Appends the 0x80 marker, zeros and the bit length (big or little endian,
- * in lenbytes bytes) so the message fills whole blocks. malloc'd. */
-static uint8_t *md_pad(const uint8_t *m, size_t n, size_t block, size_t lenbytes, int little, size_t *out_n)
-{
-    size_t total = (n + 1 + lenbytes + block - 1) / block * block;
-    uint8_t *b = calloc(1, total);
-    if (n)
-        memcpy(b, m, n);
-    b[n] = 0x80;
-    uint64_t bits = (uint64_t)n * 8;
-    for (size_t i = 0; i < 8; i++) {
-        uint8_t byte = (uint8_t)(bits >> (8 * i));
-        if (little)
-            b[total - lenbytes + i] = byte;
-        else
-            b[total - 1 - i] = byte;
-    }
-    *out_n = total;
-    return b;
-}
-
-static const int md5_r[64] = {7, 12, 17, 22, 7, 12, 17, 22, 7, 12, 17, 22, 7, 12, 17, 22,
-                              5, 9,  14, 20, 5, 9,  14, 20, 5, 9,  14, 20, 5, 9,  14, 20,
-                              4, 11, 16, 23, 4, 11, 16, 23, 4, 11, 16, 23, 4, 11, 16, 23,
-                              6, 10, 15, 21, 6, 10, 15, 21, 6, 10, 15, 21, 6, 10, 15, 21};
-
-static void md5(const uint8_t *msg, size_t len, uint8_t *out)
-{
-    size_t n;
-    uint8_t *b = md_pad(msg, len, 64, 8, 1, &n);
-    uint32_t h[4] = {0x67452301U, 0xefcdab89U, 0x98badcfeU, 0x10325476U};
-    for (size_t off = 0; off < n; off += 64) {
-        uint32_t w[16];
-        for (int i = 0; i < 16; i++)
-            w[i] = (uint32_t)b[off + 4 * i] | (uint32_t)b[off + 4 * i + 1] << 8 |
-                   (uint32_t)b[off + 4 * i + 2] << 16 | (uint32_t)b[off + 4 * i + 3] << 24;
-        uint32_t a = h[0], bb = h[1], c = h[2], d = h[3];
-        for (int i = 0; i < 64; i++) {
-            uint32_t f;
-            int g;
-            if (i < 16) {
-                f = (bb & c) | (~bb & d);
-                g = i;
-            } else if (i < 32) {
-                f = (d & bb) | (~d & c);
-                g = (5 * i + 1) % 16;
-            } else if (i < 48) {
-                f = bb ^ c ^ d;
-                g = (3 * i + 5) % 16;
-            } else {
-                f = c ^ (bb | ~d);
-                g = (7 * i) % 16;
-            }
-            f += a + md5_k[i] + w[g];
-            a = d;
-            d = c;
-            c = bb;
-            bb += rol32(f, md5_r[i]);
-        }
-        h[0] += a;
-        h[1] += bb;
-        h[2] += c;
-        h[3] += d;
-    }
-    free(b);
-    for (int i = 0; i < 16; i++)
-        out[i] = (uint8_t)(h[i / 4] >> (8 * (i % 4)));
-}
-
-static void sha1(const uint8_t *msg, size_t len, uint8_t *out)
-{
-    size_t n;
-    uint8_t *b = md_pad(msg, len, 64, 8, 0, &n);
-    uint32_t h[5] = {0x67452301U, 0xefcdab89U, 0x98badcfeU, 0x10325476U, 0xc3d2e1f0U};
-    for (size_t off = 0; off < n; off += 64) {
-        uint32_t w[80];
-        for (int i = 0; i < 16; i++)
-            w[i] = (uint32_t)b[off + 4 * i] << 24 | (uint32_t)b[off + 4 * i + 1] << 16 |
-                   (uint32_t)b[off + 4 * i + 2] << 8 | (uint32_t)b[off + 4 * i + 3];
-        for (int i = 16; i < 80; i++)
-            w[i] = rol32(w[i - 3] ^ w[i - 8] ^ w[i - 14] ^ w[i - 16], 1);
-        uint32_t a = h[0], bb = h[1], c = h[2], d = h[3], e = h[4];
-        for (int i = 0; i < 80; i++) {
-            uint32_t f, k;
-            if (i < 20) {
-                f = (bb & c) | (~bb & d);
-                k = 0x5a827999U;
-            } else if (i < 40) {
-                f = bb ^ c ^ d;
-                k = 0x6ed9eba1U;
-            } else if (i < 60) {
-                f = (bb & c) | (bb & d) | (c & d);
-                k = 0x8f1bbcdcU;
-            } else {
-                f = bb ^ c ^ d;
-                k = 0xca62c1d6U;
-            }
-            uint32_t t = rol32(a, 5) + f + e + k + w[i];
-            e = d;
-            d = c;
-            c = rol32(bb, 30);
-            bb = a;
-            a = t;
-        }
-        h[0] += a;
-        h[1] += bb;
-        h[2] += c;
-        h[3] += d;
-        h[4] += e;
-    }
-    free(b);
-    for (int i = 0; i < 20; i++)
-        out[i] = (uint8_t)(h[i / 4] >> (24 - 8 * (i % 4)));
-}
-
-static void sha256(const uint8_t *msg, size_t len, uint8_t *out)
-{
-    size_t n;
-    uint8_t *b = md_pad(msg, len, 64, 8, 0, &n);
-    uint32_t h[8];
-    memcpy(h, sha256_h, sizeof h);
-    for (size_t off = 0; off < n; off += 64) {
-        uint32_t w[64];
-        for (int i = 0; i < 16; i++)
-            w[i] = (uint32_t)b[off + 4 * i] << 24 | (uint32_t)b[off + 4 * i + 1] << 16 |
-                   (uint32_t)b[off + 4 * i + 2] << 8 | (uint32_t)b[off + 4 * i + 3];
-        for (int i = 16; i < 64; i++) {
-            uint32_t s0 = ror32(w[i - 15], 7) ^ ror32(w[i - 15], 18) ^ (w[i - 15] >> 3);
-            uint32_t s1 = ror32(w[i - 2], 17) ^ ror32(w[i - 2], 19) ^ (w[i - 2] >> 10);
-            w[i] = w[i - 16] + s0 + w[i - 7] + s1;
-        }
-        uint32_t v[8];
-        memcpy(v, h, sizeof v);
-        for (int i = 0; i < 64; i++) {
-            uint32_t s1 = ror32(v[4], 6) ^ ror32(v[4], 11) ^ ror32(v[4], 25);
-            uint32_t ch = (v[4] & v[5]) ^ (~v[4] & v[6]);
-            uint32_t t1 = v[7] + s1 + ch + sha256_k[i] + w[i];
-            uint32_t s0 = ror32(v[0], 2) ^ ror32(v[0], 13) ^ ror32(v[0], 22);
-            uint32_t maj = (v[0] & v[1]) ^ (v[0] & v[2]) ^ (v[1] & v[2]);
-            memmove(v + 1, v, 7 * sizeof v[0]);
-            v[4] += t1;
-            v[0] = t1 + s0 + maj;
-        }
-        for (int i = 0; i < 8; i++)
-            h[i] += v[i];
-    }
-    free(b);
-    for (int i = 0; i < 32; i++)
-        out[i] = (uint8_t)(h[i / 4] >> (24 - 8 * (i % 4)));
-}
-
-/* SHA-512, or SHA-384 when init is sha384_h (then only 48 bytes are used). */
-static void sha512(const uint8_t *msg, size_t len, const uint64_t *init, uint8_t *out, size_t out_len)
-{
-    size_t n;
-    uint8_t *b = md_pad(msg, len, 128, 16, 0, &n);
-    uint64_t h[8];
-    memcpy(h, init, sizeof h);
-    for (size_t off = 0; off < n; off += 128) {
-        uint64_t w[80];
-        for (int i = 0; i < 16; i++) {
-            w[i] = 0;
-            for (int j = 0; j < 8; j++)
-                w[i] = w[i] << 8 | b[off + 8 * i + j];
-        }
-        for (int i = 16; i < 80; i++) {
-            uint64_t s0 = ror64(w[i - 15], 1) ^ ror64(w[i - 15], 8) ^ (w[i - 15] >> 7);
-            uint64_t s1 = ror64(w[i - 2], 19) ^ ror64(w[i - 2], 61) ^ (w[i - 2] >> 6);
-            w[i] = w[i - 16] + s0 + w[i - 7] + s1;
-        }
-        uint64_t v[8];
-        memcpy(v, h, sizeof v);
-        for (int i = 0; i < 80; i++) {
-            uint64_t s1 = ror64(v[4], 14) ^ ror64(v[4], 18) ^ ror64(v[4], 41);
-            uint64_t ch = (v[4] & v[5]) ^ (~v[4] & v[6]);
-            uint64_t t1 = v[7] + s1 + ch + sha512_k[i] + w[i];
-            uint64_t s0 = ror64(v[0], 28) ^ ror64(v[0], 34) ^ ror64(v[0], 39);
-            uint64_t maj = (v[0] & v[1]) ^ (v[0] & v[2]) ^ (v[1] & v[2]);
-            memmove(v + 1, v, 7 * sizeof v[0]);
-            v[4] += t1;
-            v[0] = t1 + s0 + maj;
-        }
-        for (int i = 0; i < 8; i++)
-            h[i] += v[i];
-    }
-    free(b);
-    for (size_t i = 0; i < out_len; i++)
-        out[i] = (uint8_t)(h[i / 8] >> (56 - 8 * (i % 8)));
-}
-
-/* Lowercase hex digest of data for AWS's algorithm name, or NULL. */
+/* Lowercase hex digest of data for AWS's algorithm name, or NULL for a name
+ * AWS does not accept. The digests are OpenSSL's (libcrypto, DESIGN.md's
+ * choice for hashes). */
 static char *hash_hex(const char *alg, const uint8_t *data, size_t len)
 {
-    uint8_t d[64];
-    size_t n;
-    if (strcmp(alg, "MD5") == 0) {
-        md5(data, len, d);
-        n = 16;
-    } else if (strcmp(alg, "SHA-1") == 0) {
-        sha1(data, len, d);
-        n = 20;
-    } else if (strcmp(alg, "SHA-256") == 0) {
-        sha256(data, len, d);
-        n = 32;
-    } else if (strcmp(alg, "SHA-384") == 0) {
-        sha512(data, len, sha384_h, d, 48);
-        n = 48;
-    } else if (strcmp(alg, "SHA-512") == 0) {
-        sha512(data, len, sha512_h, d, 64);
-        n = 64;
-    } else {
+    static const struct {
+        const char *aws;
+        const char *evp;
+    } algs[] = {{"MD5", "MD5"}, {"SHA-1", "SHA1"}, {"SHA-256", "SHA256"}, {"SHA-384", "SHA384"},
+                {"SHA-512", "SHA512"}};
+    const EVP_MD *md = NULL;
+    for (size_t i = 0; i < sizeof algs / sizeof algs[0] && !md; i++)
+        if (strcmp(alg, algs[i].aws) == 0)
+            md = EVP_get_digestbyname(algs[i].evp);
+    unsigned char d[EVP_MAX_MD_SIZE];
+    unsigned int n = 0;
+    if (!md || !EVP_Digest(data, len, d, &n, md, NULL))
         return NULL;
-    }
     static const char hx[] = "0123456789abcdef";
-    char *s = malloc(2 * n + 1);
-    for (size_t i = 0; i < n; i++) {
+    char *s = malloc(2 * (size_t)n + 1);
+    for (unsigned int i = 0; i < n; i++) {
         s[2 * i] = hx[d[i] >> 4];
         s[2 * i + 1] = hx[d[i] & 15];
     }
