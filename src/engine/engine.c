@@ -863,6 +863,23 @@ static void start_kids(eng_exec *x, struct frame *p)
 
 /* --------------------------------------------------------- state entry */
 
+/* Evaluates the state's Parameters over its effective input and stores the
+ * result in *slot. Returns 0, or -1 after failing the state. */
+static int eval_parameters(eng_exec *x, struct frame *f, json_t **slot)
+{
+    struct asl_env env;
+    env_for(x, f, &env, f->eff);
+    val_err err = {0};
+    json_t *p = asl_template_eval(cur(f)->parameters, &env, &err);
+    env_done(&env);
+    if (!p) {
+        fail_with_err(x, f, &err);
+        return -1;
+    }
+    set_json(slot, p);
+    return 0;
+}
+
 /* Evaluates a Reference Path (ItemsPath, SecondsPath, ...) against input;
  * when it names nothing, fails the state with AWS's message and returns
  * NULL. */
@@ -1131,17 +1148,8 @@ static void enter_state(eng_exec *x, struct frame *f)
 
     /* Parameters (Map's ItemSelector is applied per item, a Task's per
      * attempt, once its task token exists) */
-    if (s->parameters && s->type != ASL_MAP && s->type != ASL_TASK) {
-        env_for(x, f, &env, f->eff);
-        val_err err = {0};
-        json_t *p = asl_template_eval(s->parameters, &env, &err);
-        env_done(&env);
-        if (!p) {
-            fail_with_err(x, f, &err);
-            return;
-        }
-        set_json(&f->eff, p);
-    }
+    if (s->parameters && s->type != ASL_MAP && s->type != ASL_TASK && eval_parameters(x, f, &f->eff) < 0)
+        return;
 
     switch (s->type) {
     case ASL_PASS: {
@@ -1256,16 +1264,8 @@ static void task_invoke(eng_exec *x, struct frame *f)
         f->token = xasprintf("%s%s", u1, u2);
     }
     if (s->parameters) {
-        struct asl_env env;
-        env_for(x, f, &env, f->eff);
-        val_err err = {0};
-        json_t *p = asl_template_eval(s->parameters, &env, &err);
-        env_done(&env);
-        if (!p) {
-            fail_with_err(x, f, &err);
+        if (eval_parameters(x, f, &f->task_in) < 0)
             return;
-        }
-        set_json(&f->task_in, p);
     } else {
         set_json(&f->task_in, json_incref(f->eff));
     }
