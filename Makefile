@@ -9,7 +9,7 @@
 #   make demo       deps, build, run examples/hello
 #   make build-all / asan-build   build what test / asan run (for make -j)
 
-PKGS     := jansson sqlite3 libmicrohttpd libcrypto
+PKGS     := jansson sqlite3 libmicrohttpd libcrypto libcurl
 CC       ?= gcc
 BUILD    ?= build
 OPT      ?= -O2 -g
@@ -21,7 +21,7 @@ CPPFLAGS += -D_GNU_SOURCE -Isrc -Iinclude
 CFLAGS   += $(OPT) $(WARN) $(shell pkg-config --cflags $(PKGS) 2>/dev/null) $(EXTRA_CFLAGS)
 LDLIBS   += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm
 
-LIB_SRC  := $(wildcard src/json/*.c src/asl/*.c src/engine/*.c src/store/*.c src/http/*.c)
+LIB_SRC  := $(wildcard src/json/*.c src/asl/*.c src/engine/*.c src/store/*.c src/http/*.c src/sched/*.c src/api/*.c)
 CLI_SRC  := $(wildcard src/cli/*.c)
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/%.o)

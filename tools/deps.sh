@@ -7,8 +7,9 @@ set -eu
 
 # build: compiler, pkg-config, jansson, sqlite3. fuzz: clang + libFuzzer's runtime
 # (libclang_rt.fuzzer ships in libclang-rt-14-dev on Debian 12, not in
-# clang itself). tests/bench: python3, /usr/bin/time -v for peak RSS.
-PKGS="build-essential pkg-config libjansson-dev libsqlite3-dev libmicrohttpd-dev libssl-dev clang libclang-rt-14-dev python3 time"
+# clang itself). tests/bench: python3, /usr/bin/time -v for peak RSS. The
+# client commands speak HTTP through libcurl.
+PKGS="build-essential pkg-config libjansson-dev libsqlite3-dev libmicrohttpd-dev libssl-dev libcurl4-openssl-dev clang libclang-rt-14-dev python3 time"
 
 missing=""
 for p in $PKGS; do

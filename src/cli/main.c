@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "asl/asl.h"
+#include "cli/cmds.h"
 #include "cli/mock.h"
 #include "engine/engine.h"
 
@@ -22,6 +23,11 @@ static const char *usage_main =
     "commands:\n"
     "  run        run one execution of a state machine definition in process\n"
     "  validate   check a definition the way CreateStateMachine does\n"
+    "  serve      the Step Functions API server with durable executions\n"
+    "\n"
+    "client commands (talk to a running `stepd serve`: --endpoint URL or\n"
+    "STEPD_ENDPOINT, default http://127.0.0.1:8083):\n"
+    CLIENT_USAGE_LINES
     "\n"
     "Run 'stepd <command> --help' for a command's options.\n";
 
@@ -464,6 +470,11 @@ int main(int argc, char **argv)
         return cmd_run(argc - 1, argv + 1);
     if (strcmp(cmd, "validate") == 0)
         return cmd_validate(argc - 1, argv + 1);
+    if (strcmp(cmd, "serve") == 0)
+        return cmd_serve(argc - 1, argv + 1);
+    int rc = cmd_client(cmd, argc - 1, argv + 1);
+    if (rc >= 0)
+        return rc;
     fprintf(stderr, "stepd: unknown command '%s'\n\n%s", cmd, usage_main);
     return 2;
 }

@@ -1420,7 +1420,9 @@ eng_exec *eng_exec_new(const struct asl_machine *m, const struct eng_config *cfg
     x->role_arn = cfg->role_arn ? strdup(cfg->role_arn)
                                 : xasprintf("arn:aws:iam::%s:role/stepd-execution-role", x->account);
     x->sm_arn = xasprintf("arn:aws:states:%s:%s:stateMachine:%s", x->region, x->account, x->machine_name);
-    if (x->type == ENG_EXPRESS) {
+    if (cfg->execution_arn) {
+        x->exec_arn = strdup(cfg->execution_arn);
+    } else if (x->type == ENG_EXPRESS) {
         char u[37];
         uuid_from(&x->rng, u);
         x->exec_arn = xasprintf("arn:aws:states:%s:%s:express:%s:%s:%s", x->region, x->account, x->machine_name,
@@ -1604,5 +1606,24 @@ json_t *eng_output(const eng_exec *x) { return x->output; }
 const char *eng_error(const eng_exec *x) { return x->error; }
 const char *eng_cause(const eng_exec *x) { return x->cause; }
 json_t *eng_history(const eng_exec *x) { return x->history; }
+
+json_t *eng_history_take(eng_exec *x)
+{
+    json_t *h = x->history;
+    x->history = json_array();
+    return h;
+}
+
+int eng_task_pending(const eng_exec *x, uint64_t task_id)
+{
+    if (x->status != ENG_RUNNING)
+        return 0;
+    for (size_t i = 0; i < x->n_pend; i++)
+        if (x->pend[i].id == task_id && x->pend[i].f && x->pend[i].kind == 0)
+            return 1;
+    return 0;
+}
+
+int64_t eng_now(const eng_exec *x) { return x->now; }
 long eng_event_count(const eng_exec *x) { return x->next_event_id; }
 const char *eng_execution_arn(const eng_exec *x) { return x->exec_arn; }

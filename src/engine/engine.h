@@ -34,6 +34,7 @@ struct eng_config {
     int type;             /* enum eng_type */
     int record_history;   /* build history events (GetExecutionHistory shape) */
     size_t max_payload;   /* bytes; 0 = AWS's 256 KiB (raise it only for benchmarks) */
+    const char *execution_arn; /* NULL: derived from the names (an EXPRESS one draws a UUID) */
 };
 
 enum eng_effect_kind {
@@ -97,6 +98,15 @@ const char *eng_error(const eng_exec *x);         /* borrowed; may be NULL */
 const char *eng_cause(const eng_exec *x);
 json_t *eng_history(const eng_exec *x);           /* borrowed array of events */
 long eng_event_count(const eng_exec *x);
+/* Hands over the events recorded since the last take (a new reference to
+ * an array, ascending ids) and starts a fresh array: a durable caller
+ * writes them out and keeps no history in memory (nor in snapshots). */
+json_t *eng_history_take(eng_exec *x);
+/* Whether task id is still waiting for its result (a callback for a task
+ * that was timed out, stopped or answered is stale). */
+int eng_task_pending(const eng_exec *x, uint64_t task_id);
+/* The time of the last event applied (ns since the epoch). */
+int64_t eng_now(const eng_exec *x);
 const char *eng_execution_arn(const eng_exec *x);
 
 /* ------------------------------------------------------------ snapshots */

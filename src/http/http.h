@@ -29,6 +29,7 @@ typedef struct http_request {
     size_t body_len;
     const char *request_id; /* the x-amzn-RequestId this answer will carry */
     void *conn;             /* private to src/http */
+    void *state;            /* private to src/http */
 } http_request;
 
 /* A header's value (name is case-insensitive), borrowed from the request;
@@ -75,6 +76,16 @@ void http_resp_header(http_response *resp, const char *name, const char *value);
  * (no message member). */
 void http_aws_error(http_response *resp, int status, const char *type, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+
+/* Deferred answers. A handler that cannot answer at once (it waits for an
+ * execution to end) calls http_defer and returns leaving resp untouched:
+ * the connection is parked without a thread, and the answer is given
+ * later, from any thread, with http_defer_finish, which takes what resp
+ * holds (and zeroes it). Every deferred request must be finished exactly
+ * once, before http_stop. */
+typedef struct http_defer http_defer;
+http_defer *http_defer_begin(const http_request *req);
+void http_defer_finish(http_defer *d, http_response *resp);
 
 /* Frees what a response holds and zeroes it (the server does this; exposed
  * for tests of handlers). NULL allowed. */

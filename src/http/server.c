@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 #include <sys/socket.h>
 
 struct http_server {
@@ -32,6 +33,13 @@ struct req_state {
     int started;   /* the handler saw the headers */
     int responded; /* a response is queued */
     int too_big;   /* the body passed max_body: no longer buffered */
+    int deferred;  /* the handler called http_defer_begin */
+    int suspended; /* MHD_suspend_connection was called */
+    int finished;  /* http_defer_finish gave the answer in dresp */
+    int json10;    /* the route's content type is JSON 1.0 */
+    http_response dresp;
+    struct MHD_Connection *conn;
+    pthread_mutex_t mu; /* deferred answers: finished/dresp cross threads */
     size_t seen;   /* body bytes received, kept or not */
     val_buf body;
 };
@@ -59,6 +67,8 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
         r->query = r->raw_path + n + 1;
     }
     http_uuid(r->id);
+    r->conn = c;
+    pthread_mutex_init(&r->mu, NULL);
     return r;
 }
 
@@ -72,6 +82,8 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     if (!r)
         return;
     val_buf_free(&r->body);
+    http_resp_clear(&r->dresp);
+    pthread_mutex_destroy(&r->mu);
     free(r->raw_path);
     free(r);
     *con_cls = NULL;
@@ -129,6 +141,26 @@ static enum MHD_Result send_resp(struct MHD_Connection *c, struct req_state *r, 
     http_resp_clear(resp);
     r->responded = 1;
     return ret;
+}
+
+http_defer *http_defer_begin(const http_request *req)
+{
+    struct req_state *r = req->state;
+    r->deferred = 1;
+    return (http_defer *)r;
+}
+
+void http_defer_finish(http_defer *d, http_response *resp)
+{
+    struct req_state *r = (struct req_state *)d;
+    pthread_mutex_lock(&r->mu);
+    r->dresp = *resp;
+    memset(resp, 0, sizeof *resp);
+    r->finished = 1;
+    int suspended = r->suspended;
+    pthread_mutex_unlock(&r->mu);
+    if (suspended)
+        MHD_resume_connection(r->conn);
 }
 
 static void too_big_error(http_response *resp, size_t max, unsigned long long declared)
@@ -195,6 +227,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         *upload_data_size = 0;
         return MHD_YES;
     }
+    if (r->deferred) {
+        /* called again after the resume (or spuriously while parked) */
+        pthread_mutex_lock(&r->mu);
+        int finished = r->finished;
+        pthread_mutex_unlock(&r->mu);
+        if (!finished)
+            return MHD_YES;
+        return send_resp(c, r, &r->dresp, r->json10 ? HTTP_JSON10 : "application/json", r->json10);
+    }
     if (!r->started) {
         r->started = 1;
         const char *cl =
@@ -235,6 +276,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         .body_len = r->body.len,
         .request_id = r->id,
         .conn = c,
+        .state = r,
     };
     http_response resp = {.status = 200};
     const char *target = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Amz-Target");
@@ -254,6 +296,22 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         else
             http_aws_error(&resp, 404, "UnknownOperationException", "No route for %s %s", method,
                            url);
+    }
+    if (r->deferred) {
+        /* The answer comes from another thread; park the connection
+         * unless it has come already. */
+        http_resp_clear(&resp);
+        r->json10 = json10;
+        pthread_mutex_lock(&r->mu);
+        int finished = r->finished;
+        if (!finished) {
+            MHD_suspend_connection(c);
+            r->suspended = 1;
+        }
+        pthread_mutex_unlock(&r->mu);
+        if (finished)
+            return send_resp(c, r, &r->dresp, json10 ? HTTP_JSON10 : "application/json", json10);
+        return MHD_YES;
     }
     return send_resp(c, r, &resp, json10 ? HTTP_JSON10 : "application/json", json10);
 }
@@ -329,7 +387,7 @@ http_server *http_start_opts(const char *host, int port, const struct http_route
         return NULL;
     }
 
-    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD;
+    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME;
     if (ai->ai_family == AF_INET6)
         flags |= MHD_USE_IPv6;
     struct MHD_OptionItem items[] = {

@@ -31,17 +31,23 @@
     X(M_UPDATE, "UPDATE machines SET definition=coalesce(?2,definition),"                          \
                 "role_arn=coalesce(?3,role_arn),updated_ns=?4,revision_id=?5 WHERE arn=?1")        \
     X(M_DELETE, "DELETE FROM machines WHERE arn=?1")                                               \
+    X(R_INSERT, "INSERT OR IGNORE INTO machine_revisions(machine_arn,revision_id,definition,"      \
+                "role_arn) VALUES(?1,?2,?3,?4)")                                                   \
+    X(R_COPY, "INSERT OR IGNORE INTO machine_revisions(machine_arn,revision_id,definition,"        \
+              "role_arn) SELECT arn,revision_id,definition,role_arn FROM machines WHERE arn=?1")   \
+    X(R_GET, "SELECT definition FROM machine_revisions WHERE machine_arn=?1 AND revision_id=?2")   \
     X(X_INSERT, "INSERT INTO executions(arn,machine_arn,name,status,input,output,error,cause,"      \
-                "start_ns,stop_ns,snapshot) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11)")           \
+                "start_ns,stop_ns,snapshot,revision_id) "                                          \
+                "VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12)")                                  \
     X(X_GET, "SELECT arn,machine_arn,name,status,input,output,error,cause,start_ns,stop_ns,"       \
-             "snapshot,id FROM executions WHERE arn=?1")                                           \
+             "snapshot,revision_id,id FROM executions WHERE arn=?1")                               \
     X(X_UPDATE, "UPDATE executions SET status=?2,output=?3,error=?4,cause=?5,stop_ns=?6,"          \
                 "snapshot=?7 WHERE arn=?1")                                                        \
     X(X_LIST, "SELECT arn,machine_arn,name,status,start_ns,stop_ns,id FROM executions "            \
               "WHERE machine_arn=?1 AND (?2 IS NULL OR status=?2) AND id<?3 "                      \
               "ORDER BY id DESC LIMIT ?4")                                                         \
     X(X_RUNNING, "SELECT arn,machine_arn,name,status,input,output,error,cause,start_ns,stop_ns,"   \
-                 "snapshot,id FROM executions WHERE status='RUNNING' AND id>?1 "                   \
+                 "snapshot,revision_id,id FROM executions WHERE status='RUNNING' AND id>?1 "                   \
                  "ORDER BY id LIMIT ?2")                                                           \
     X(X_ID, "SELECT id FROM executions WHERE arn=?1")                                              \
     X(H_INSERT, "INSERT INTO history(exec_id,id,event) VALUES(?1,?2,?3)")                          \
@@ -51,6 +57,7 @@
     X(T_ARM, "INSERT INTO timers(exec_arn,timer_id,due_ns) VALUES(?1,?2,?3) "                      \
              "ON CONFLICT(exec_arn,timer_id) DO UPDATE SET due_ns=excluded.due_ns")                \
     X(T_CANCEL, "DELETE FROM timers WHERE exec_arn=?1 AND timer_id=?2")                            \
+    X(T_CLEAR, "DELETE FROM timers WHERE exec_arn=?1")                                             \
     X(T_DUE, "SELECT exec_arn,timer_id,due_ns FROM timers WHERE due_ns<?1 "                        \
              "ORDER BY due_ns LIMIT ?2")                                                           \
     X(K_PUT, "INSERT INTO tokens(token,exec_arn,task_id) VALUES(?1,?2,?3)")                        \
@@ -108,6 +115,17 @@ static const char *const migrations[] = {
     " token TEXT PRIMARY KEY,"
     " exec_arn TEXT NOT NULL,"
     " task_id INTEGER NOT NULL) WITHOUT ROWID;",
+    /* 2: every revision of a machine's definition is kept, and an execution
+     * names the revision it runs: an update does not change the definition
+     * of executions already running (AWS's rule), recovery included. */
+    "CREATE TABLE machine_revisions("
+    " machine_arn TEXT NOT NULL,"
+    " revision_id TEXT NOT NULL,"
+    " definition TEXT NOT NULL,"
+    " role_arn TEXT,"
+    " PRIMARY KEY(machine_arn, revision_id)) WITHOUT ROWID;"
+    "INSERT INTO machine_revisions SELECT arn,revision_id,definition,role_arn FROM machines;"
+    "ALTER TABLE executions ADD COLUMN revision_id TEXT;",
 };
 _Static_assert(sizeof migrations / sizeof migrations[0] == STORE_SCHEMA_VERSION + 1,
                "one migration per schema version");
@@ -347,6 +365,18 @@ static int sq_machine_create(store *sp, const struct store_machine *m, val_err *
     sqlite3_bind_int64(s, 6, m->created_ns);
     bind_text(s, 7, m->revision_id ? m->revision_id : rev);
     int r = run_write(q, s, err, "machine_create");
+    if (r == STORE_OK) {
+        sqlite3_stmt *ri = st(q, S_R_INSERT, err);
+        if (!ri)
+            r = STORE_ERROR;
+        else {
+            bind_text(ri, 1, m->arn);
+            bind_text(ri, 2, m->revision_id ? m->revision_id : rev);
+            bind_text(ri, 3, m->definition);
+            bind_text(ri, 4, m->role_arn);
+            r = run_write(q, ri, err, "machine_create");
+        }
+    }
     free(rev);
     return r;
 }
@@ -444,6 +474,15 @@ static int sq_machine_update(store *sp, const char *arn, const char *definition,
     int r = run_write(q, s, err, "machine_update");
     if (r == STORE_OK && sqlite3_changes(q->db) == 0)
         r = STORE_NOT_FOUND;
+    if (r == STORE_OK) {
+        sqlite3_stmt *rc = st(q, S_R_COPY, err);
+        if (!rc)
+            r = STORE_ERROR;
+        else {
+            bind_text(rc, 1, arn);
+            r = run_write(q, rc, err, "machine_update");
+        }
+    }
     if (r == STORE_OK && revision_id)
         *revision_id = rev;
     else
@@ -463,6 +502,30 @@ static int sq_machine_delete(store *sp, const char *arn, val_err *err)
     int r = run_write(q, s, err, "machine_delete");
     if (r == STORE_OK && sqlite3_changes(q->db) == 0)
         r = STORE_NOT_FOUND;
+    return r;
+}
+
+static int sq_revision_get(store *sp, const char *arn, const char *revision_id, char **definition,
+                           val_err *err)
+{
+    struct sq *q = (struct sq *)sp;
+    *definition = NULL;
+    if (!arn || !revision_id)
+        return invalid(err, "revision_get: machine ARN and revision id are required");
+    sqlite3_stmt *s = st(q, S_R_GET, err);
+    if (!s)
+        return STORE_ERROR;
+    bind_text(s, 1, arn);
+    bind_text(s, 2, revision_id);
+    int rc = sqlite3_step(s), r;
+    if (rc == SQLITE_ROW) {
+        *definition = col_dup(s, 0);
+        r = *definition ? STORE_OK : invalid(err, "out of memory");
+    } else if (rc == SQLITE_DONE)
+        r = STORE_NOT_FOUND;
+    else
+        r = fail(q, err, "revision_get");
+    done(s);
     return r;
 }
 
@@ -488,6 +551,7 @@ static int sq_exec_create(store *sp, const struct store_exec *x, val_err *err)
     sqlite3_bind_int64(s, 9, x->start_ns);
     sqlite3_bind_int64(s, 10, x->stop_ns);
     bind_text(s, 11, x->snapshot);
+    bind_text(s, 12, x->revision_id);
     return run_write(q, s, err, "exec_create");
 }
 
@@ -505,6 +569,7 @@ static void read_exec_full(sqlite3_stmt *s, struct store_exec *x)
     x->start_ns = sqlite3_column_int64(s, 8);
     x->stop_ns = sqlite3_column_int64(s, 9);
     x->snapshot = col_dup(s, 10);
+    x->revision_id = col_dup(s, 11);
 }
 
 static int sq_exec_get(store *sp, const char *arn, struct store_exec *out, val_err *err)
@@ -624,7 +689,7 @@ static int sq_exec_list_running(store *sp, const char *token, size_t limit,
         return STORE_ERROR;
     sqlite3_bind_int64(s, 1, after);
     sqlite3_bind_int64(s, 2, (int64_t)lim + 1);
-    return read_exec_page(q, s, lim, 1, 11, out, err, "exec_list_running");
+    return read_exec_page(q, s, lim, 1, 12, out, err, "exec_list_running");
 }
 
 /* --------------------------------------------------------------- history */
@@ -754,6 +819,18 @@ static int sq_timer_cancel(store *sp, const char *exec_arn, uint64_t timer_id, v
     return r;
 }
 
+static int sq_timer_clear(store *sp, const char *exec_arn, val_err *err)
+{
+    struct sq *q = (struct sq *)sp;
+    if (!exec_arn)
+        return invalid(err, "execution ARN is required");
+    sqlite3_stmt *s = st(q, S_T_CLEAR, err);
+    if (!s)
+        return STORE_ERROR;
+    bind_text(s, 1, exec_arn);
+    return run_write(q, s, err, "timer_clear");
+}
+
 static int sq_timer_due(store *sp, int64_t before_ns, size_t limit, struct store_timer_list *out,
                         val_err *err)
 {
@@ -868,6 +945,7 @@ static const struct store_ops sqlite_ops = {
     .machine_list = sq_machine_list,
     .machine_update = sq_machine_update,
     .machine_delete = sq_machine_delete,
+    .revision_get = sq_revision_get,
     .exec_create = sq_exec_create,
     .exec_get = sq_exec_get,
     .exec_update = sq_exec_update,
@@ -878,6 +956,7 @@ static const struct store_ops sqlite_ops = {
     .history_count = sq_history_count,
     .timer_arm = sq_timer_arm,
     .timer_cancel = sq_timer_cancel,
+    .timer_clear = sq_timer_clear,
     .timer_due = sq_timer_due,
     .token_put = sq_token_put,
     .token_get = sq_token_get,

@@ -31,6 +31,7 @@ void store_exec_clear(struct store_exec *x)
     free(x->error);
     free(x->cause);
     free(x->snapshot);
+    free(x->revision_id);
     memset(x, 0, sizeof *x);
 }
 

@@ -71,7 +71,8 @@ struct store_exec {
     char *cause;
     int64_t start_ns;
     int64_t stop_ns;
-    char *snapshot; /* eng_snapshot as JSON text */
+    char *snapshot;    /* eng_snapshot as JSON text */
+    char *revision_id; /* the machine revision it runs (revision_get); may be NULL */
 };
 
 /* One history event: id is AWS's event id (1, 2, ... per execution). */
@@ -164,11 +165,17 @@ struct store_ops {
     /* Deletes the machine at arn. Its executions stay (AWS lets running
      * executions finish). Returns 0, STORE_NOT_FOUND or -1. */
     int (*machine_delete)(store *s, const char *arn, val_err *err);
+    /* The definition of revision revision_id of the machine at arn (every
+     * revision created or updated is kept, also after the machine is
+     * deleted): *definition gets a malloc'd copy. Returns 0,
+     * STORE_NOT_FOUND or -1. */
+    int (*revision_get)(store *s, const char *arn, const char *revision_id, char **definition,
+                        val_err *err);
 
     /* ---- executions */
 
     /* Stores x (borrowed): arn, machine_arn, name, status, input and
-     * start_ns are required; the others may be NULL / 0. Returns 0,
+     * start_ns are required; the others (revision_id too) may be NULL / 0. Returns 0,
      * STORE_EXISTS when the ARN (it holds the machine and the name) is taken
      * — nothing is changed and the caller compares inputs to answer as AWS
      * does (same input: the existing execution; else
@@ -226,6 +233,8 @@ struct store_ops {
                      val_err *err);
     /* Disarms a timer. Returns 0, STORE_NOT_FOUND or -1. */
     int (*timer_cancel)(store *s, const char *exec_arn, uint64_t timer_id, val_err *err);
+    /* Disarms every timer of exec_arn (it ended). Returns 0 or -1. */
+    int (*timer_clear)(store *s, const char *exec_arn, val_err *err);
     /* Lists timers with due_ns < before_ns, earliest first, at most limit
      * (0 = 1000). They stay armed until cancelled. Caller frees with
      * store_timer_list_free. Returns 0 or -1. */
@@ -268,7 +277,7 @@ store *store_sqlite_open(const char *path, val_err *err);
 
 /* The schema version this build writes and the version of an open SQLite
  * store (for tests and `stepd serve` diagnostics); -1 on error. */
-#define STORE_SCHEMA_VERSION 1
+#define STORE_SCHEMA_VERSION 2
 int store_sqlite_schema_version(store *s);
 
 #endif

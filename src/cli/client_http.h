@@ -1,0 +1,31 @@
+/* client_http — one AWS JSON 1.0 call to a running `stepd serve` over
+ * libcurl: POST the body to the endpoint with X-Amz-Target
+ * AWSStepFunctions.<Operation>, and turn the answer into a value or an
+ * error that names the AWS error code (or the endpoint that did not
+ * answer). One connection is kept open across calls, so polling reuses it. */
+#ifndef STEPD_CLI_CLIENT_HTTP_H
+#define STEPD_CLI_CLIENT_HTTP_H
+
+#include "json/val.h"
+
+typedef struct cli_conn cli_conn;
+
+/* Opens a client for endpoint (a URL such as http://127.0.0.1:8083; copied).
+ * Calls curl_global_init the first time. Returns NULL only when libcurl
+ * cannot start (out of memory). Free with cli_conn_free. */
+cli_conn *cli_conn_new(const char *endpoint);
+
+/* Closes the connection; NULL allowed. */
+void cli_conn_free(cli_conn *c);
+
+/* Calls AWSStepFunctions.<op> with body (borrowed). Returns 0 with *out set
+ * to the parsed answer (owned by the caller; {} for an empty body), or -1
+ * with err set:
+ *   - an AWS error answer: kind VAL_ERR_VALIDATION (4xx) or VAL_ERR_RUNTIME
+ *     (5xx), name = the error code ("StateMachineAlreadyExists", without
+ *     the "namespace#" prefix), cause = its message (may be empty);
+ *   - no answer (cannot connect, timeout, not JSON): kind VAL_ERR_IO, name
+ *     NULL, cause = a sentence naming the endpoint. */
+int cli_call(cli_conn *c, const char *op, const json_t *body, json_t **out, val_err *err);
+
+#endif

@@ -1,0 +1,1383 @@
+/* sched — see sched.h. The pieces, top to bottom: a string-keyed hash, the
+ * machine cache (compiled definitions by machine and revision), the
+ * execution records (struct sx) with their inbound events, the timer heap,
+ * one loop turn (step, group commit, effects), the loop thread, recovery,
+ * and the domain operations the API calls. */
+#include "sched/sched.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "asl/asl.h"
+#include "engine/engine.h"
+
+/* ------------------------------------------------------------ string hash */
+
+struct hent {
+    char *key;
+    void *val;
+    struct hent *next;
+};
+
+struct htab {
+    struct hent **b;
+    size_t cap, n;
+};
+
+static uint64_t hash_str(const char *s)
+{
+    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    return h;
+}
+
+static void *htab_get(const struct htab *t, const char *key)
+{
+    if (!t->cap)
+        return NULL;
+    for (struct hent *e = t->b[hash_str(key) & (t->cap - 1)]; e; e = e->next)
+        if (strcmp(e->key, key) == 0)
+            return e->val;
+    return NULL;
+}
+
+static void htab_grow(struct htab *t)
+{
+    size_t cap = t->cap ? t->cap * 2 : 64;
+    struct hent **b = calloc(cap, sizeof *b);
+    if (!b)
+        abort();
+    for (size_t i = 0; i < t->cap; i++) {
+        struct hent *e = t->b[i], *next;
+        for (; e; e = next) {
+            next = e->next;
+            size_t j = hash_str(e->key) & (cap - 1);
+            e->next = b[j];
+            b[j] = e;
+        }
+    }
+    free(t->b);
+    t->b = b;
+    t->cap = cap;
+}
+
+/* Adds key -> val (key copied); the key must not be present. */
+static void htab_put(struct htab *t, const char *key, void *val)
+{
+    if (t->n >= t->cap)
+        htab_grow(t);
+    struct hent *e = malloc(sizeof *e);
+    if (!e || !(e->key = strdup(key)))
+        abort();
+    e->val = val;
+    size_t j = hash_str(key) & (t->cap - 1);
+    e->next = t->b[j];
+    t->b[j] = e;
+    t->n++;
+}
+
+static void *htab_del(struct htab *t, const char *key)
+{
+    if (!t->cap)
+        return NULL;
+    struct hent **pp = &t->b[hash_str(key) & (t->cap - 1)];
+    for (; *pp; pp = &(*pp)->next) {
+        struct hent *e = *pp;
+        if (strcmp(e->key, key) == 0) {
+            void *v = e->val;
+            *pp = e->next;
+            free(e->key);
+            free(e);
+            t->n--;
+            return v;
+        }
+    }
+    return NULL;
+}
+
+static void htab_free(struct htab *t, void (*free_val)(void *))
+{
+    for (size_t i = 0; i < t->cap; i++) {
+        struct hent *e = t->b[i], *next;
+        for (; e; e = next) {
+            next = e->next;
+            if (free_val)
+                free_val(e->val);
+            free(e->key);
+            free(e);
+        }
+    }
+    free(t->b);
+    memset(t, 0, sizeof *t);
+}
+
+/* -------------------------------------------------------------- machines */
+
+/* One compiled revision of a machine. Executions hold references; the
+ * cache holds one while the revision is the machine's current one. */
+struct mach {
+    char *arn, *name, *type, *rev, *role;
+    struct asl_machine *m;
+    int express;
+    long refs;
+};
+
+static void mach_unref(struct mach *m)
+{
+    if (!m || --m->refs > 0)
+        return;
+    asl_machine_free(m->m);
+    free(m->arn);
+    free(m->name);
+    free(m->type);
+    free(m->rev);
+    free(m->role);
+    free(m);
+}
+
+static void mach_unref_v(void *m) { mach_unref(m); }
+
+/* ------------------------------------------------------------ executions */
+
+/* An event waiting for its execution's next turn. */
+struct sev {
+    int kind;
+    uint64_t id;
+    int64_t now;
+    json_t *output;
+    char *error, *cause;
+};
+
+/* An execution the scheduler knows: every RUNNING one. x is its engine
+ * state while loaded; NULL when it is evicted (sleeping: restored from its
+ * snapshot when an event comes) or not started yet (fresh). */
+struct sx {
+    char *arn, *name;
+    struct mach *mach;
+    eng_exec *x;
+    int express;
+    int fresh;      /* START not applied yet */
+    int recover;    /* restore and re-issue the outstanding effects */
+    int queued;     /* on the run queue with something to do */
+    int finished;   /* ended: out of the table, waiting for its last references */
+    long refs;      /* the table, run-queue entries and timer-heap entries */
+    char *input;    /* the input text until START (EXPRESS: until the end) */
+    int64_t start_ns;
+    uint64_t seed;
+    struct sev *ev;
+    size_t n_ev, cap_ev;
+    sched_done_fn done;
+    void *done_ud;
+    struct sx *lru_prev, *lru_next; /* loaded and idle: eviction order */
+    int in_lru;
+};
+
+struct heap_ent {
+    int64_t due;
+    uint64_t id;
+    struct sx *sx;
+};
+
+/* An effect copied out of the engine, to run after the commit. */
+struct fx {
+    struct sx *sx;
+    int kind;
+    uint64_t id;
+    int64_t due;
+    char *state, *resource, *token;
+    json_t *input;
+};
+
+struct sched {
+    store *st;
+    char *region, *account;
+    size_t max_loaded;
+    int quiet;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    pthread_t thread;
+    int running, stopping;
+
+    struct htab execs;    /* arn -> struct sx (RUNNING ones) */
+    struct htab revs;     /* "arn\nrev" -> struct mach */
+    struct htab current;  /* machine arn -> struct mach (its current revision) */
+
+    struct sx **runq;
+    size_t n_runq, cap_runq;
+    struct heap_ent *heap;
+    size_t n_heap, cap_heap;
+    struct sx *lru_head, *lru_tail;
+    long loaded;
+
+    struct htab warned; /* resources we told the user we do not call */
+    uint64_t seed;
+    struct sched_stats stats;
+};
+
+int64_t sched_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static void notice(sched *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void notice(sched *s, const char *fmt, ...)
+{
+    if (s->quiet)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("stepd: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+static uint64_t next_seed(sched *s)
+{
+    uint64_t z = (s->seed += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+static void sev_clear(struct sev *e)
+{
+    json_decref(e->output);
+    free(e->error);
+    free(e->cause);
+}
+
+static void lru_remove(sched *s, struct sx *x)
+{
+    if (!x->in_lru)
+        return;
+    if (x->lru_prev)
+        x->lru_prev->lru_next = x->lru_next;
+    else
+        s->lru_head = x->lru_next;
+    if (x->lru_next)
+        x->lru_next->lru_prev = x->lru_prev;
+    else
+        s->lru_tail = x->lru_prev;
+    x->lru_prev = x->lru_next = NULL;
+    x->in_lru = 0;
+}
+
+static void lru_push(sched *s, struct sx *x)
+{
+    lru_remove(s, x);
+    x->lru_prev = s->lru_tail;
+    if (s->lru_tail)
+        s->lru_tail->lru_next = x;
+    else
+        s->lru_head = x;
+    s->lru_tail = x;
+    x->in_lru = 1;
+}
+
+static void sx_unload(sched *s, struct sx *x)
+{
+    lru_remove(s, x);
+    if (x->x) {
+        eng_exec_free(x->x);
+        x->x = NULL;
+        s->loaded--;
+    }
+}
+
+static void sx_unref(sched *s, struct sx *x)
+{
+    if (--x->refs > 0)
+        return;
+    sx_unload(s, x);
+    for (size_t i = 0; i < x->n_ev; i++)
+        sev_clear(&x->ev[i]);
+    free(x->ev);
+    mach_unref(x->mach);
+    free(x->arn);
+    free(x->name);
+    free(x->input);
+    free(x);
+}
+
+static struct sx *sx_new(sched *s, const char *arn, const char *name, struct mach *m)
+{
+    struct sx *x = calloc(1, sizeof *x);
+    if (!x || !(x->arn = strdup(arn)) || !(x->name = strdup(name)))
+        abort();
+    x->mach = m;
+    m->refs++;
+    x->express = m->express;
+    x->refs = 1; /* the table's */
+    x->seed = next_seed(s);
+    htab_put(&s->execs, arn, x);
+    return x;
+}
+
+static void enqueue(sched *s, struct sx *x)
+{
+    if (x->queued)
+        return;
+    x->queued = 1;
+    if (s->n_runq == s->cap_runq) {
+        s->cap_runq = s->cap_runq ? s->cap_runq * 2 : 256;
+        s->runq = realloc(s->runq, s->cap_runq * sizeof *s->runq);
+        if (!s->runq)
+            abort();
+    }
+    s->runq[s->n_runq++] = x;
+    x->refs++;
+    pthread_cond_signal(&s->cv);
+}
+
+/* Queues an event for x (strings and output are copied / referenced). */
+static void push_event(sched *s, struct sx *x, int kind, uint64_t id, int64_t now, json_t *output,
+                       const char *error, const char *cause)
+{
+    if (x->n_ev == x->cap_ev) {
+        x->cap_ev = x->cap_ev ? x->cap_ev * 2 : 4;
+        x->ev = realloc(x->ev, x->cap_ev * sizeof *x->ev);
+        if (!x->ev)
+            abort();
+    }
+    x->ev[x->n_ev++] = (struct sev){kind, id, now, output ? json_incref(output) : NULL,
+                                    error ? strdup(error) : NULL, cause ? strdup(cause) : NULL};
+    enqueue(s, x);
+}
+
+/* ------------------------------------------------------------ timer heap */
+
+static void heap_push(sched *s, struct sx *x, uint64_t id, int64_t due)
+{
+    if (s->n_heap == s->cap_heap) {
+        s->cap_heap = s->cap_heap ? s->cap_heap * 2 : 256;
+        s->heap = realloc(s->heap, s->cap_heap * sizeof *s->heap);
+        if (!s->heap)
+            abort();
+    }
+    size_t i = s->n_heap++;
+    while (i > 0) {
+        size_t p = (i - 1) / 2;
+        if (s->heap[p].due <= due)
+            break;
+        s->heap[i] = s->heap[p];
+        i = p;
+    }
+    s->heap[i] = (struct heap_ent){due, id, x};
+    x->refs++;
+}
+
+static struct heap_ent heap_pop(sched *s)
+{
+    struct heap_ent top = s->heap[0];
+    struct heap_ent last = s->heap[--s->n_heap];
+    size_t i = 0, n = s->n_heap;
+    for (;;) {
+        size_t c = 2 * i + 1;
+        if (c >= n)
+            break;
+        if (c + 1 < n && s->heap[c + 1].due < s->heap[c].due)
+            c++;
+        if (s->heap[c].due >= last.due)
+            break;
+        s->heap[i] = s->heap[c];
+        i = c;
+    }
+    if (n)
+        s->heap[i] = last;
+    return top;
+}
+
+/* --------------------------------------------------------- machine cache */
+
+static void err_set(val_err *err, int kind, const char *name, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void err_set(val_err *err, int kind, const char *name, const char *fmt, ...)
+{
+    if (!err)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    char *msg = NULL;
+    if (vasprintf(&msg, fmt, ap) < 0)
+        msg = NULL;
+    va_end(ap);
+    val_err_setc(err, kind, name, msg ? msg : "out of memory");
+    free(msg);
+}
+
+/* Compiles definition; on failure err holds AWS's InvalidDefinition. */
+static struct asl_machine *compile(const char *definition, val_err *err)
+{
+    asl_diags d = {0};
+    struct asl_machine *m = asl_load(definition, strlen(definition), &d);
+    if (!m) {
+        char *msg = asl_diags_message(&d);
+        val_err_setc(err, VAL_ERR_VALIDATION, "InvalidDefinition", msg ? msg : "Invalid State Machine Definition");
+        free(msg);
+    }
+    asl_diags_free(&d);
+    return m;
+}
+
+static char *rev_key(const char *arn, const char *rev)
+{
+    char *k = NULL;
+    if (asprintf(&k, "%s\n%s", arn, rev ? rev : "") < 0)
+        abort();
+    return k;
+}
+
+static struct mach *mach_from(const struct store_machine *sm, const char *definition, val_err *err)
+{
+    struct asl_machine *m = compile(definition, err);
+    if (!m)
+        return NULL;
+    struct mach *c = calloc(1, sizeof *c);
+    if (!c)
+        abort();
+    c->arn = strdup(sm->arn);
+    c->name = strdup(sm->name);
+    c->type = strdup(sm->type);
+    c->rev = strdup(sm->revision_id ? sm->revision_id : "");
+    c->role = sm->role_arn ? strdup(sm->role_arn) : NULL;
+    c->express = strcmp(sm->type, "EXPRESS") == 0;
+    c->m = m;
+    c->refs = 0;
+    return c;
+}
+
+/* The revision cache entry for (arn, rev); the caller takes no reference
+ * (sx_new does). */
+static struct mach *mach_cache(sched *s, struct mach *c)
+{
+    char *k = rev_key(c->arn, c->rev);
+    struct mach *old = htab_get(&s->revs, k);
+    if (old) {
+        free(k);
+        c->refs = 1;
+        mach_unref(c);
+        return old;
+    }
+    c->refs = 1; /* the cache's */
+    htab_put(&s->revs, k, c);
+    free(k);
+    return c;
+}
+
+/* The machine's current revision (StartExecution). NULL with
+ * StateMachineDoesNotExist. */
+static struct mach *mach_current(sched *s, const char *arn, val_err *err)
+{
+    struct mach *c = htab_get(&s->current, arn);
+    if (c)
+        return c;
+    struct store_machine sm = {0};
+    int r = s->st->ops->machine_get(s->st, arn, &sm, err);
+    if (r == STORE_NOT_FOUND) {
+        err_set(err, VAL_ERR_VALIDATION, "StateMachineDoesNotExist", "State Machine Does Not Exist: '%s'", arn);
+        return NULL;
+    }
+    if (r != STORE_OK)
+        return NULL;
+    c = mach_from(&sm, sm.definition, err);
+    if (c) {
+        c = mach_cache(s, c);
+        c->refs++; /* the current table's */
+        htab_put(&s->current, arn, c);
+    }
+    store_machine_clear(&sm);
+    return c;
+}
+
+/* The revision an execution runs (recovery). A NULL revision (a row from
+ * schema version 1) means the machine's current one. */
+static struct mach *mach_revision(sched *s, const char *arn, const char *rev, val_err *err)
+{
+    if (!rev)
+        return mach_current(s, arn, err);
+    char *k = rev_key(arn, rev);
+    struct mach *c = htab_get(&s->revs, k);
+    free(k);
+    if (c)
+        return c;
+    char *def = NULL;
+    int r = s->st->ops->revision_get(s->st, arn, rev, &def, err);
+    if (r == STORE_NOT_FOUND) {
+        err_set(err, VAL_ERR_STORE, "StateMachineDoesNotExist", "revision %s of %s is missing", rev, arn);
+        return NULL;
+    }
+    if (r != STORE_OK)
+        return NULL;
+    /* name and type: from the machine when it still exists, else from the ARN */
+    struct store_machine sm = {0};
+    int g = s->st->ops->machine_get(s->st, arn, &sm, NULL);
+    const char *colon = strrchr(arn, ':');
+    struct store_machine meta = {.arn = (char *)arn,
+                                 .name = g == STORE_OK ? sm.name : (char *)(colon ? colon + 1 : arn),
+                                 .type = g == STORE_OK ? sm.type : (char *)"STANDARD",
+                                 .role_arn = g == STORE_OK ? sm.role_arn : NULL,
+                                 .revision_id = (char *)rev};
+    c = mach_from(&meta, def, err);
+    store_machine_clear(&sm);
+    free(def);
+    return c ? mach_cache(s, c) : NULL;
+}
+
+static void mach_forget_current(sched *s, const char *arn)
+{
+    struct mach *c = htab_del(&s->current, arn);
+    mach_unref(c);
+}
+
+/* ------------------------------------------------------------ loop turn */
+
+static struct eng_config exec_config(sched *s, struct sx *x)
+{
+    return (struct eng_config){.region = s->region,
+                               .account = s->account,
+                               .machine_name = x->mach->name,
+                               .execution_name = x->name,
+                               .execution_arn = x->arn,
+                               .role_arn = x->mach->role,
+                               .type = x->express ? ENG_EXPRESS : ENG_STANDARD,
+                               .record_history = !x->express};
+}
+
+/* Makes x->x the engine state: a fresh execution, or one restored from
+ * its last committed snapshot. -1 when the store cannot give it back. */
+static int sx_load(sched *s, struct sx *x)
+{
+    if (x->x) {
+        lru_remove(s, x);
+        return 0;
+    }
+    if (x->fresh) {
+        val_err e = {0};
+        json_t *in = val_parse(x->input ? x->input : "{}", x->input ? strlen(x->input) : 2, &e);
+        val_err_clear(&e);
+        if (!in)
+            in = json_object(); /* checked at StartExecution; cannot happen */
+        struct eng_config cfg = exec_config(s, x);
+        x->x = eng_exec_new(x->mach->m, &cfg, in, x->seed);
+        json_decref(in);
+        s->loaded++;
+        return 0;
+    }
+    struct store_exec row = {0};
+    val_err err = {0};
+    int r = s->st->ops->exec_get(s->st, x->arn, &row, &err);
+    if (r != STORE_OK || !row.snapshot) {
+        notice(s, "cannot restore %s: %s", x->arn, r == STORE_OK ? "no snapshot" : err.cause ? err.cause : "not found");
+        val_err_clear(&err);
+        store_exec_clear(&row);
+        return -1;
+    }
+    json_t *snap = val_parse(row.snapshot, strlen(row.snapshot), &err);
+    if (snap)
+        x->x = eng_restore(x->mach->m, snap, &err);
+    json_decref(snap);
+    store_exec_clear(&row);
+    if (!x->x) {
+        notice(s, "cannot restore %s: %s", x->arn, err.cause ? err.cause : "bad snapshot");
+        val_err_clear(&err);
+        return -1;
+    }
+    s->loaded++;
+    return 0;
+}
+
+struct turn {
+    struct sx **moved;
+    size_t n_moved, cap_moved;
+    struct fx *fx;
+    size_t n_fx, cap_fx;
+};
+
+static void turn_free(struct turn *t)
+{
+    for (size_t i = 0; i < t->n_fx; i++) {
+        free(t->fx[i].state);
+        free(t->fx[i].resource);
+        free(t->fx[i].token);
+        json_decref(t->fx[i].input);
+    }
+    free(t->fx);
+    free(t->moved);
+}
+
+static void collect_effects(struct turn *t, struct sx *x)
+{
+    size_t n;
+    const struct eng_effect *e = eng_effects(x->x, &n);
+    for (size_t i = 0; i < n; i++) {
+        if (t->n_fx == t->cap_fx) {
+            t->cap_fx = t->cap_fx ? t->cap_fx * 2 : 64;
+            t->fx = realloc(t->fx, t->cap_fx * sizeof *t->fx);
+            if (!t->fx)
+                abort();
+        }
+        struct fx *f = &t->fx[t->n_fx++];
+        *f = (struct fx){.sx = x, .kind = e[i].kind, .id = e[i].id, .due = e[i].due_ns};
+        if (e[i].kind == ENG_EFF_INVOKE) {
+            f->state = strdup(e[i].state);
+            f->resource = strdup(e[i].resource);
+            f->token = e[i].token ? strdup(e[i].token) : NULL;
+            f->input = e[i].input ? json_incref(e[i].input) : NULL;
+        }
+    }
+}
+
+/* A result row of a finished execution (status, output, …). */
+static void result_row(struct sx *x, struct store_exec *row)
+{
+    eng_exec *e = x->x;
+    int st = eng_status(e);
+    row->arn = x->arn;
+    row->status = (char *)eng_status_name(st);
+    json_t *out = eng_output(e);
+    row->output = out ? val_dump(out, NULL) : NULL;
+    row->error = (char *)eng_error(e);
+    row->cause = (char *)eng_cause(e);
+    row->stop_ns = st == ENG_RUNNING ? 0 : eng_now(e);
+}
+
+/* Writes what x did in this turn into the open transaction. */
+static int write_moved(sched *s, struct sx *x, struct turn *t, val_err *err)
+{
+    store *st = s->st;
+    eng_exec *e = x->x;
+    int st_now = eng_status(e);
+    struct store_exec row = {0};
+    result_row(x, &row);
+    int r = STORE_OK;
+    if (x->express) {
+        if (st_now != ENG_RUNNING) {
+            row.machine_arn = x->mach->arn;
+            row.name = x->name;
+            row.input = x->input ? x->input : (char *)"{}";
+            row.start_ns = x->start_ns;
+            row.revision_id = x->mach->rev;
+            r = st->ops->exec_create(st, &row, err);
+            if (r == STORE_EXISTS)
+                r = STORE_OK;
+        }
+    } else {
+        json_t *h = eng_history_take(e);
+        size_t n = json_array_size(h);
+        if (n) {
+            struct store_event *ev = calloc(n, sizeof *ev);
+            if (!ev)
+                abort();
+            for (size_t i = 0; i < n; i++) {
+                json_t *o = json_array_get(h, i);
+                ev[i].id = json_integer_value(json_object_get(o, "id"));
+                ev[i].json = val_dump(o, NULL);
+            }
+            r = st->ops->history_append(st, x->arn, ev, n, err);
+            for (size_t i = 0; i < n; i++)
+                free(ev[i].json);
+            free(ev);
+        }
+        json_decref(h);
+        if (r == STORE_OK) {
+            char *snap = NULL;
+            if (st_now == ENG_RUNNING) {
+                json_t *sj = eng_snapshot(e);
+                snap = val_dump(sj, NULL);
+                json_decref(sj);
+            }
+            row.snapshot = snap;
+            r = st->ops->exec_update(st, &row, err);
+            free(snap);
+            if (r == STORE_OK && st_now != ENG_RUNNING)
+                r = st->ops->timer_clear(st, x->arn, err);
+        }
+    }
+    free(row.output);
+    if (r != STORE_OK)
+        return r;
+    for (size_t i = 0; i < t->n_fx; i++) {
+        struct fx *f = &t->fx[i];
+        if (f->sx != x)
+            continue;
+        if (f->kind == ENG_EFF_TIMER && !x->express)
+            r = st->ops->timer_arm(st, x->arn, f->id, f->due, err);
+        else if (f->kind == ENG_EFF_INVOKE && f->token) {
+            r = st->ops->token_put(st, f->token, x->arn, f->id, err);
+            if (r == STORE_EXISTS)
+                r = STORE_OK;
+        }
+        if (r != STORE_OK)
+            return r;
+    }
+    return STORE_OK;
+}
+
+static int is_lambda(const char *res)
+{
+    return strncmp(res, "arn:aws:lambda:", 15) == 0 || strncmp(res, "arn:aws:states:::lambda:", 24) == 0;
+}
+
+/* Runs a task effect. Until functions exist (the functions issue), a task
+ * with a token waits for its callback and any other task fails the way
+ * AWS fails a call to something that is not there. */
+static void dispatch(sched *s, struct fx *f, int64_t now)
+{
+    if (f->token) {
+        if (!htab_get(&s->warned, f->resource)) {
+            htab_put(&s->warned, f->resource, (void *)1);
+            notice(s, "%s: stepd does not deliver to this resource; the task waits for "
+                      "SendTaskSuccess/SendTaskFailure with its token",
+                   f->resource);
+        }
+        return;
+    }
+    char *cause = NULL;
+    const char *error;
+    if (is_lambda(f->resource)) {
+        const char *fn = NULL;
+        char arn[600];
+        if (strncmp(f->resource, "arn:aws:lambda:", 15) == 0)
+            fn = f->resource;
+        else {
+            json_t *v = json_object_get(f->input, "FunctionName");
+            fn = json_is_string(v) ? json_string_value(v) : "";
+        }
+        if (strncmp(fn, "arn:", 4) == 0)
+            snprintf(arn, sizeof arn, "%s", fn);
+        else
+            snprintf(arn, sizeof arn, "arn:aws:lambda:%s:%s:function:%s", s->region, s->account, fn);
+        error = "Lambda.ResourceNotFoundException";
+        if (asprintf(&cause,
+                     "Function not found: %s (Service: AWSLambda; Status Code: 404; Error Code: "
+                     "ResourceNotFoundException; Request ID: 00000000-0000-0000-0000-000000000000; Proxy: null)",
+                     arn) < 0)
+            cause = NULL;
+    } else {
+        error = "States.TaskFailed";
+        if (asprintf(&cause, "stepd cannot call the resource %s of Task state '%s'", f->resource,
+                     f->state) < 0)
+            cause = NULL;
+    }
+    push_event(s, f->sx, ENG_EV_TASK_FAILED, f->id, now, NULL, error, cause);
+    free(cause);
+}
+
+static void finish_sx(sched *s, struct sx *x)
+{
+    if (x->done) {
+        struct store_exec row = {0};
+        result_row(x, &row);
+        row.machine_arn = x->mach->arn;
+        row.name = x->name;
+        row.input = x->input ? x->input : (char *)"{}";
+        row.start_ns = x->start_ns;
+        x->done(x->done_ud, &row);
+        x->done = NULL;
+        free(row.output);
+    }
+    x->finished = 1;
+    htab_del(&s->execs, x->arn);
+    sx_unload(s, x);
+    sx_unref(s, x);
+}
+
+/* One turn over the executions in list (each with a reference the turn
+ * releases): step them, commit, run the effects. */
+static void turn(sched *s, struct sx **list, size_t n)
+{
+    struct turn t = {0};
+    int64_t now = sched_now();
+    for (size_t i = 0; i < n; i++) {
+        struct sx *x = list[i];
+        if (x->finished || (!x->queued && !x->recover))
+            continue;
+        x->queued = 0;
+        if (sx_load(s, x) < 0) {
+            for (size_t k = 0; k < x->n_ev; k++)
+                sev_clear(&x->ev[k]);
+            x->n_ev = 0;
+            continue;
+        }
+        int moved = 0;
+        if (x->recover) {
+            x->recover = 0;
+            eng_outstanding(x->x);
+            collect_effects(&t, x);
+        }
+        if (x->fresh) {
+            x->fresh = 0;
+            if (!x->express) {
+                free(x->input);
+                x->input = NULL;
+            }
+            struct eng_event ev = {.kind = ENG_EV_START, .now_ns = x->start_ns};
+            s->stats.transitions += eng_step(x->x, &ev);
+            collect_effects(&t, x);
+            moved = 1;
+        }
+        for (size_t k = 0; k < x->n_ev; k++) {
+            struct sev *q = &x->ev[k];
+            /* events happen now: a timer that fires late (the server was
+             * down) fires at the time it really fires */
+            struct eng_event ev = {.kind = q->kind, .id = q->id, .now_ns = q->now > now ? q->now : now,
+                                   .output = q->output, .error = q->error, .cause = q->cause};
+            s->stats.transitions += eng_step(x->x, &ev);
+            collect_effects(&t, x);
+            sev_clear(q);
+            moved = 1;
+        }
+        x->n_ev = 0;
+        if (moved || t.n_fx) {
+            if (t.n_moved == t.cap_moved) {
+                t.cap_moved = t.cap_moved ? t.cap_moved * 2 : 64;
+                t.moved = realloc(t.moved, t.cap_moved * sizeof *t.moved);
+                if (!t.moved)
+                    abort();
+            }
+            t.moved[t.n_moved++] = x;
+            x->refs++;
+        }
+    }
+
+    /* group commit */
+    val_err err = {0};
+    int ok = 1;
+    int durable = 0;
+    for (size_t i = 0; i < t.n_moved; i++)
+        if (!t.moved[i]->express || eng_status(t.moved[i]->x) != ENG_RUNNING)
+            durable = 1;
+    if (durable) {
+        ok = s->st->ops->begin(s->st, &err) == STORE_OK;
+        for (size_t i = 0; ok && i < t.n_moved; i++)
+            ok = write_moved(s, t.moved[i], &t, &err) == STORE_OK;
+        if (ok)
+            ok = s->st->ops->commit(s->st, &err) == STORE_OK;
+        else
+            s->st->ops->rollback(s->st, NULL);
+        s->stats.commits++;
+    }
+    if (!ok) {
+        /* Nothing of this turn was kept: forget the engine states and redo
+         * from the last committed snapshots (their outstanding effects are
+         * issued again). */
+        notice(s, "commit failed, retrying from the last committed state: %s", err.cause ? err.cause : "");
+        val_err_clear(&err);
+        for (size_t i = 0; i < t.n_moved; i++) {
+            struct sx *x = t.moved[i];
+            if (x->express)
+                continue;
+            sx_unload(s, x);
+            x->recover = 1;
+            enqueue(s, x);
+        }
+    } else {
+        for (size_t i = 0; i < t.n_fx; i++) {
+            struct fx *f = &t.fx[i];
+            if (f->sx->finished || !f->sx->x || eng_status(f->sx->x) != ENG_RUNNING)
+                continue;
+            if (f->kind == ENG_EFF_TIMER)
+                heap_push(s, f->sx, f->id, f->due);
+            else
+                dispatch(s, f, now);
+        }
+        for (size_t i = 0; i < t.n_moved; i++) {
+            struct sx *x = t.moved[i];
+            if (eng_status(x->x) != ENG_RUNNING)
+                finish_sx(s, x);
+        }
+    }
+    /* idle loaded executions join the eviction order */
+    for (size_t i = 0; i < n; i++) {
+        struct sx *x = list[i];
+        if (!x->finished && x->x && !x->queued && !x->express)
+            lru_push(s, x);
+    }
+    while ((size_t)s->loaded > s->max_loaded && s->lru_head)
+        sx_unload(s, s->lru_head);
+    for (size_t i = 0; i < t.n_moved; i++)
+        sx_unref(s, t.moved[i]);
+    for (size_t i = 0; i < n; i++)
+        sx_unref(s, list[i]);
+    turn_free(&t);
+    s->stats.turns++;
+}
+
+/* Runs one sx's queued events at once (API calls that must be committed
+ * before they answer). */
+static void turn_one(sched *s, struct sx *x)
+{
+    x->refs++;
+    struct sx *one[1] = {x};
+    turn(s, one, 1);
+}
+
+/* ------------------------------------------------------------ the loop */
+
+static void fire_timers(sched *s, int64_t now)
+{
+    while (s->n_heap && s->heap[0].due <= now) {
+        struct heap_ent h = heap_pop(s);
+        if (!h.sx->finished)
+            push_event(s, h.sx, ENG_EV_TIMER, h.id, h.due, NULL, NULL, NULL);
+        sx_unref(s, h.sx);
+    }
+}
+
+#define TURN_MAX 8192
+
+static void *loop(void *arg)
+{
+    sched *s = arg;
+    pthread_mutex_lock(&s->mu);
+    while (!s->stopping) {
+        fire_timers(s, sched_now());
+        if (!s->n_runq) {
+            if (s->n_heap) {
+                int64_t due = s->heap[0].due;
+                struct timespec ts = {(time_t)(due / 1000000000LL), (long)(due % 1000000000LL)};
+                pthread_cond_timedwait(&s->cv, &s->mu, &ts);
+            } else {
+                pthread_cond_wait(&s->cv, &s->mu);
+            }
+            continue;
+        }
+        size_t n = s->n_runq < TURN_MAX ? s->n_runq : TURN_MAX;
+        struct sx **batch = malloc(n * sizeof *batch);
+        if (!batch)
+            abort();
+        memcpy(batch, s->runq, n * sizeof *batch);
+        memmove(s->runq, s->runq + n, (s->n_runq - n) * sizeof *s->runq);
+        s->n_runq -= n;
+        turn(s, batch, n);
+        free(batch);
+    }
+    pthread_mutex_unlock(&s->mu);
+    return NULL;
+}
+
+/* ------------------------------------------------------------ lifecycle */
+
+static int recover(sched *s, val_err *err)
+{
+    char *token = NULL;
+    int64_t now = sched_now();
+    (void)now;
+    do {
+        struct store_exec_list page = {0};
+        if (s->st->ops->exec_list_running(s->st, token, 500, &page, err) != STORE_OK) {
+            free(token);
+            return -1;
+        }
+        free(token);
+        token = page.next_token ? strdup(page.next_token) : NULL;
+        for (size_t i = 0; i < page.n; i++) {
+            struct store_exec *row = &page.items[i];
+            val_err e = {0};
+            struct mach *m = mach_revision(s, row->machine_arn, row->revision_id, &e);
+            if (!m) {
+                notice(s, "cannot recover %s: %s", row->arn, e.cause ? e.cause : "machine missing");
+                val_err_clear(&e);
+                continue;
+            }
+            struct sx *x = sx_new(s, row->arn, row->name, m);
+            x->start_ns = row->start_ns;
+            if (!row->snapshot) {
+                x->fresh = 1;
+                x->input = row->input;
+                row->input = NULL;
+                enqueue(s, x);
+            } else {
+                x->recover = 1;
+                enqueue(s, x);
+            }
+            s->stats.recovered++;
+        }
+        store_exec_list_free(&page);
+    } while (token);
+    /* step the recovered executions in turns now, so that their effects
+     * (timers) are armed before the API answers anything */
+    while (s->n_runq) {
+        size_t n = s->n_runq < TURN_MAX ? s->n_runq : TURN_MAX;
+        struct sx **batch = malloc(n * sizeof *batch);
+        if (!batch)
+            abort();
+        memcpy(batch, s->runq, n * sizeof *batch);
+        memmove(s->runq, s->runq + n, (s->n_runq - n) * sizeof *s->runq);
+        s->n_runq -= n;
+        turn(s, batch, n);
+        free(batch);
+    }
+    return 0;
+}
+
+sched *sched_new(store *st, const struct sched_opts *o, val_err *err)
+{
+    sched *s = calloc(1, sizeof *s);
+    if (!s)
+        abort();
+    s->st = st;
+    s->region = strdup(o && o->region ? o->region : "us-east-1");
+    s->account = strdup(o && o->account ? o->account : "123456789012");
+    s->max_loaded = o && o->max_loaded ? o->max_loaded : 4096;
+    s->quiet = o ? o->quiet : 0;
+    s->seed = (uint64_t)sched_now() ^ ((uint64_t)(uintptr_t)s << 16);
+    pthread_mutex_init(&s->mu, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_REALTIME);
+    pthread_cond_init(&s->cv, &ca);
+    pthread_condattr_destroy(&ca);
+    if (recover(s, err) < 0) {
+        sched_free(s);
+        return NULL;
+    }
+    return s;
+}
+
+int sched_start(sched *s, val_err *err)
+{
+    int e = pthread_create(&s->thread, NULL, loop, s);
+    if (e) {
+        err_set(err, VAL_ERR_IO, "ThreadFailed", "cannot start the scheduler thread: %s", strerror(e));
+        return -1;
+    }
+    s->running = 1;
+    return 0;
+}
+
+static void cancel_sync(void *v)
+{
+    struct sx *x = v;
+    if (x->done) {
+        x->done(x->done_ud, NULL);
+        x->done = NULL;
+    }
+}
+
+void sched_stop(sched *s)
+{
+    if (!s)
+        return;
+    pthread_mutex_lock(&s->mu);
+    s->stopping = 1;
+    pthread_cond_broadcast(&s->cv);
+    pthread_mutex_unlock(&s->mu);
+    if (s->running) {
+        pthread_join(s->thread, NULL);
+        s->running = 0;
+    }
+    pthread_mutex_lock(&s->mu);
+    for (size_t i = 0; i < s->execs.cap; i++)
+        for (struct hent *e = s->execs.b[i]; e; e = e->next)
+            cancel_sync(e->val);
+    pthread_mutex_unlock(&s->mu);
+}
+
+void sched_free(sched *s)
+{
+    if (!s)
+        return;
+    sched_stop(s);
+    for (size_t i = 0; i < s->n_runq; i++)
+        sx_unref(s, s->runq[i]);
+    for (size_t i = 0; i < s->n_heap; i++)
+        sx_unref(s, s->heap[i].sx);
+    /* the table's references last */
+    for (size_t i = 0; i < s->execs.cap; i++) {
+        struct hent *e = s->execs.b[i];
+        for (; e; e = e->next)
+            sx_unref(s, e->val);
+    }
+    htab_free(&s->execs, NULL);
+    htab_free(&s->current, mach_unref_v);
+    htab_free(&s->revs, mach_unref_v);
+    htab_free(&s->warned, NULL);
+    free(s->runq);
+    free(s->heap);
+    free(s->region);
+    free(s->account);
+    pthread_mutex_destroy(&s->mu);
+    pthread_cond_destroy(&s->cv);
+    free(s);
+}
+
+void sched_stats_get(sched *s, struct sched_stats *out)
+{
+    pthread_mutex_lock(&s->mu);
+    *out = s->stats;
+    out->loaded = s->loaded;
+    out->known = (long)s->execs.n;
+    out->timers = (long)s->n_heap;
+    pthread_mutex_unlock(&s->mu);
+}
+
+store *sched_lock(sched *s)
+{
+    pthread_mutex_lock(&s->mu);
+    return s->st;
+}
+
+void sched_unlock(sched *s) { pthread_mutex_unlock(&s->mu); }
+
+/* ------------------------------------------------------------- machines */
+
+static char *machine_arn(sched *s, const char *name)
+{
+    char *a = NULL;
+    if (asprintf(&a, "arn:aws:states:%s:%s:stateMachine:%s", s->region, s->account, name) < 0)
+        abort();
+    return a;
+}
+
+static int streq0(const char *a, const char *b) { return (!a && !b) || (a && b && strcmp(a, b) == 0); }
+
+int sched_machine_create(sched *s, const char *name, const char *definition, const char *type,
+                         const char *role_arn, struct store_machine *out, val_err *err)
+{
+    memset(out, 0, sizeof *out);
+    struct asl_machine *m = compile(definition, err);
+    if (!m)
+        return -1;
+    asl_machine_free(m);
+    char *arn = machine_arn(s, name);
+    pthread_mutex_lock(&s->mu);
+    struct store_machine sm = {.arn = arn,
+                               .name = (char *)name,
+                               .definition = (char *)definition,
+                               .type = (char *)type,
+                               .role_arn = (char *)role_arn,
+                               .created_ns = sched_now()};
+    int r = s->st->ops->machine_create(s->st, &sm, err);
+    if (r == STORE_OK || r == STORE_EXISTS) {
+        int g = s->st->ops->machine_get(s->st, arn, out, err);
+        if (g != STORE_OK)
+            r = STORE_ERROR;
+        else if (r == STORE_EXISTS &&
+                 !(streq0(out->definition, definition) && streq0(out->type, type) && streq0(out->role_arn, role_arn))) {
+            err_set(err, VAL_ERR_VALIDATION, "StateMachineAlreadyExists", "State Machine Already Exists: '%s'", arn);
+            store_machine_clear(out);
+            r = STORE_ERROR;
+        } else
+            r = STORE_OK;
+    }
+    pthread_mutex_unlock(&s->mu);
+    free(arn);
+    return r == STORE_OK ? 0 : -1;
+}
+
+int sched_machine_update(sched *s, const char *arn, const char *definition, const char *role_arn,
+                         struct store_machine *out, val_err *err)
+{
+    memset(out, 0, sizeof *out);
+    if (definition) {
+        struct asl_machine *m = compile(definition, err);
+        if (!m)
+            return -1;
+        asl_machine_free(m);
+    }
+    pthread_mutex_lock(&s->mu);
+    int r = s->st->ops->machine_update(s->st, arn, definition, role_arn, sched_now(), NULL, err);
+    if (r == STORE_NOT_FOUND)
+        err_set(err, VAL_ERR_VALIDATION, "StateMachineDoesNotExist", "State Machine Does Not Exist: '%s'", arn);
+    if (r == STORE_OK) {
+        mach_forget_current(s, arn);
+        if (s->st->ops->machine_get(s->st, arn, out, err) != STORE_OK)
+            r = STORE_ERROR;
+    }
+    pthread_mutex_unlock(&s->mu);
+    return r == STORE_OK ? 0 : -1;
+}
+
+int sched_machine_delete(sched *s, const char *arn, val_err *err)
+{
+    pthread_mutex_lock(&s->mu);
+    int r = s->st->ops->machine_delete(s->st, arn, err);
+    mach_forget_current(s, arn);
+    pthread_mutex_unlock(&s->mu);
+    if (r == STORE_NOT_FOUND)
+        return 0; /* AWS: deleting a machine that is not there succeeds */
+    return r == STORE_OK ? 0 : -1;
+}
+
+/* ------------------------------------------------------------ executions */
+
+static void uuid4(sched *s, char out[37])
+{
+    uint64_t a = next_seed(s), b = next_seed(s);
+    unsigned char u[16];
+    memcpy(u, &a, 8);
+    memcpy(u + 8, &b, 8);
+    u[6] = (unsigned char)((u[6] & 0x0f) | 0x40);
+    u[8] = (unsigned char)((u[8] & 0x3f) | 0x80);
+    snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", u[0], u[1],
+             u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9], u[10], u[11], u[12], u[13], u[14], u[15]);
+}
+
+int sched_exec_start(sched *s, const char *machine_arn_, const char *name, const char *input,
+                     sched_done_fn sync_done, void *ud, struct store_exec *out, val_err *err)
+{
+    memset(out, 0, sizeof *out);
+    if (!input)
+        input = "{}";
+    val_err pe = {0};
+    json_t *in = val_parse(input, strlen(input), &pe);
+    if (!in) {
+        err_set(err, VAL_ERR_VALIDATION, "InvalidExecutionInput", "Invalid State Machine Execution Input: '%s'",
+                pe.cause ? pe.cause : "not JSON");
+        val_err_clear(&pe);
+        return -1;
+    }
+    json_decref(in);
+    pthread_mutex_lock(&s->mu);
+    int rc = -1;
+    if (sync_done && s->stopping) {
+        err_set(err, VAL_ERR_VALIDATION, "ServiceUnavailable", "stepd is shutting down");
+        goto out;
+    }
+    struct mach *m = mach_current(s, machine_arn_, err);
+    if (!m)
+        goto out;
+    if (sync_done && !m->express) {
+        err_set(err, VAL_ERR_VALIDATION, "StateMachineTypeNotSupported",
+                "This operation is not supported by this type of state machine");
+        goto out;
+    }
+    char uuid[37];
+    uuid4(s, uuid);
+    if (!name)
+        name = uuid;
+    char *arn = NULL;
+    if (m->express) {
+        char u2[37];
+        uuid4(s, u2);
+        if (asprintf(&arn, "arn:aws:states:%s:%s:express:%s:%s:%s", s->region, s->account, m->name, name, u2) < 0)
+            abort();
+    } else if (asprintf(&arn, "arn:aws:states:%s:%s:execution:%s:%s", s->region, s->account, m->name, name) < 0)
+        abort();
+    int64_t now = sched_now();
+    if (!m->express) {
+        struct store_exec row = {.arn = arn,
+                                 .machine_arn = m->arn,
+                                 .name = (char *)name,
+                                 .status = "RUNNING",
+                                 .input = (char *)input,
+                                 .start_ns = now,
+                                 .revision_id = m->rev};
+        int r = s->st->ops->exec_create(s->st, &row, err);
+        if (r == STORE_EXISTS) {
+            struct store_exec old = {0};
+            r = s->st->ops->exec_get(s->st, arn, &old, err);
+            if (r == STORE_OK && strcmp(old.status, "RUNNING") == 0 && strcmp(old.input, input) == 0) {
+                out->arn = old.arn;
+                out->name = old.name;
+                out->start_ns = old.start_ns;
+                old.arn = old.name = NULL;
+                rc = 0;
+            } else if (r == STORE_OK) {
+                err_set(err, VAL_ERR_VALIDATION, "ExecutionAlreadyExists", "Execution Already Exists: '%s'", arn);
+            }
+            store_exec_clear(&old);
+            free(arn);
+            goto out;
+        }
+        if (r != STORE_OK) {
+            free(arn);
+            goto out;
+        }
+    }
+    struct sx *x = sx_new(s, arn, name, m);
+    x->fresh = 1;
+    x->input = strdup(input);
+    x->start_ns = now;
+    x->done = sync_done;
+    x->done_ud = ud;
+    enqueue(s, x);
+    out->arn = arn;
+    out->name = strdup(name);
+    out->start_ns = now;
+    rc = 0;
+out:
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+int sched_exec_stop(sched *s, const char *arn, const char *error, const char *cause, int64_t *stop_ns,
+                    val_err *err)
+{
+    pthread_mutex_lock(&s->mu);
+    int rc = 0;
+    struct sx *x = htab_get(&s->execs, arn);
+    if (x) {
+        int64_t now = sched_now();
+        push_event(s, x, ENG_EV_STOP, 0, now, NULL, error, cause);
+        turn_one(s, x);
+        *stop_ns = now;
+    } else {
+        struct store_exec row = {0};
+        int r = s->st->ops->exec_get(s->st, arn, &row, err);
+        if (r == STORE_NOT_FOUND) {
+            err_set(err, VAL_ERR_VALIDATION, "ExecutionDoesNotExist", "Execution Does Not Exist: '%s'", arn);
+            rc = -1;
+        } else if (r != STORE_OK)
+            rc = -1;
+        else
+            *stop_ns = row.stop_ns;
+        store_exec_clear(&row);
+    }
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+int sched_task_callback(sched *s, const char *token, int kind, const char *output, const char *error,
+                        const char *cause, val_err *err)
+{
+    json_t *out = NULL;
+    if (kind == SCHED_TASK_SUCCESS) {
+        val_err pe = {0};
+        out = val_parse(output ? output : "", output ? strlen(output) : 0, &pe);
+        if (!out) {
+            err_set(err, VAL_ERR_VALIDATION, "InvalidOutput", "Invalid Output: '%s'", pe.cause ? pe.cause : "not JSON");
+            val_err_clear(&pe);
+            return -1;
+        }
+    }
+    pthread_mutex_lock(&s->mu);
+    int rc = -1;
+    char *exec_arn = NULL;
+    uint64_t task_id = 0;
+    int r = s->st->ops->token_get(s->st, token, &exec_arn, &task_id, err);
+    if (r == STORE_NOT_FOUND) {
+        err_set(err, VAL_ERR_VALIDATION, "InvalidToken", "Invalid Token: '%s'", token);
+        goto out;
+    }
+    if (r != STORE_OK)
+        goto out;
+    struct sx *x = htab_get(&s->execs, exec_arn);
+    if (!x || sx_load(s, x) < 0 || !eng_task_pending(x->x, task_id)) {
+        err_set(err, VAL_ERR_VALIDATION, "TaskTimedOut", "Task Timed Out: 'Provided task does not exist anymore'");
+        goto out;
+    }
+    int64_t now = sched_now();
+    int ev = kind == SCHED_TASK_SUCCESS ? ENG_EV_TASK_SUCCEEDED
+             : kind == SCHED_TASK_FAILURE ? ENG_EV_TASK_FAILED
+                                          : ENG_EV_HEARTBEAT;
+    push_event(s, x, ev, task_id, now, out, error, cause);
+    turn_one(s, x);
+    rc = 0;
+out:
+    free(exec_arn);
+    json_decref(out);
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
