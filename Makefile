@@ -1,6 +1,7 @@
 # stepd — GNU Makefile. pkg-config finds every dependency.
 #   make            build build/stepd
-#   make test       build, unit tests, data-driven cases (tests/cases)
+#   make test       build, unit tests, data-driven cases (tests/cases),
+#                   integration tests of `stepd serve` (tests/integration)
 #   make asan       the same suites under AddressSanitizer + UBSan
 #   make conformance  the AWS-recorded corpus in ../shared/conformance
 #   make fuzz       libFuzzer targets (clang), FUZZ_SECONDS (60) each
@@ -9,7 +10,7 @@
 #   make demo       deps, build, run examples/hello
 #   make build-all / asan-build   build what test / asan run (for make -j)
 
-PKGS     := jansson sqlite3 libmicrohttpd libcrypto libcurl
+PKGS     := jansson sqlite3 libmicrohttpd libcrypto libcurl libzstd
 CC       ?= gcc
 BUILD    ?= build
 OPT      ?= -O2 -g
@@ -28,7 +29,7 @@ CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/%.o)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all test unit cases conformance asan build-all asan-build fuzz fuzz-bins bench deps demo clean
+.PHONY: all test unit cases integration conformance asan build-all asan-build fuzz fuzz-bins bench deps demo clean
 all: $(BUILD)/stepd
 
 $(BUILD)/libstepd.a: $(LIB_OBJ)
@@ -52,6 +53,11 @@ unit: $(UNIT_BIN)
 cases: $(BUILD)/stepd
 	python3 tests/run-cases.py --stepd $(BUILD)/stepd tests/cases
 
+# `stepd serve` driven by the aws CLI, boto3, the stepd client commands and
+# raw HTTP; crash recovery under SIGKILL (tests/integration/).
+integration: $(BUILD)/stepd
+	python3 tests/integration/run.py --stepd $(BUILD)/stepd
+
 CONFORMANCE ?= ../shared/conformance
 conformance: $(BUILD)/stepd
 	python3 $(CONFORMANCE)/check.py --needs pure --without jsonata --history --jobs 2 --quiet \
@@ -62,7 +68,7 @@ conformance: $(BUILD)/stepd
 # nothing is missing), then the build and the suites.
 test:
 	@sh tools/deps.sh
-	@$(MAKE) --no-print-directory all unit cases
+	@$(MAKE) --no-print-directory all unit cases integration
 
 ASAN_MAKE = $(MAKE) BUILD=build/asan OPT="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all" \
 	  LDFLAGS="-fsanitize=address,undefined"

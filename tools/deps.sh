@@ -8,8 +8,8 @@ set -eu
 # build: compiler, pkg-config, jansson, sqlite3. fuzz: clang + libFuzzer's runtime
 # (libclang_rt.fuzzer ships in libclang-rt-14-dev on Debian 12, not in
 # clang itself). tests/bench: python3, /usr/bin/time -v for peak RSS. The
-# client commands speak HTTP through libcurl.
-PKGS="build-essential pkg-config libjansson-dev libsqlite3-dev libmicrohttpd-dev libssl-dev libcurl4-openssl-dev clang libclang-rt-14-dev python3 time"
+# client commands speak HTTP through libcurl; history is stored zstd-compressed.
+PKGS="build-essential pkg-config libjansson-dev libsqlite3-dev libmicrohttpd-dev libssl-dev libcurl4-openssl-dev libzstd-dev clang libclang-rt-14-dev python3 time"
 
 missing=""
 for p in $PKGS; do
@@ -17,6 +17,12 @@ for p in $PKGS; do
         missing="$missing $p"
     fi
 done
+# The integration tests drive stepd with the real clients. A machine that
+# has them already (pip's aws CLI and boto3, say) keeps its own; otherwise
+# Debian's.
+command -v aws >/dev/null 2>&1 || missing="$missing awscli"
+python3 -c 'import boto3' 2>/dev/null || /usr/bin/python3 -c 'import boto3' 2>/dev/null ||
+    missing="$missing python3-boto3"
 [ -z "$missing" ] && exit 0
 
 if [ "$(id -u)" -eq 0 ]; then

@@ -196,7 +196,8 @@ static json_t *machine_json(const struct store_machine *m)
     val_obj_set_take(o, "creationDate", date(m->created_ns));
     val_obj_set_take(o, "loggingConfiguration", json_pack("{s:s,s:b}", "level", "OFF", "includeExecutionData", 0));
     val_obj_set_take(o, "tracingConfiguration", json_pack("{s:b}", "enabled", 0));
-    if (m->revision_id)
+    /* AWS: "The first revision ID when you create the state machine is null" */
+    if (m->revision_id && m->updated_ns != m->created_ns)
         val_obj_set_take(o, "revisionId", json_string(m->revision_id));
     return o;
 }
@@ -505,13 +506,15 @@ static void op_describe_machine_for_exec(sched *s, struct rq *r)
     struct store_exec x = {0};
     struct store_machine m = {0};
     char *def = NULL;
+    int first = 0;
     val_err err = {0};
     store *st = sched_lock(s);
     int rc = st->ops->exec_get(st, arn, &x, &err);
     int mr = STORE_NOT_FOUND;
     if (rc == STORE_OK) {
         mr = st->ops->machine_get(st, x.machine_arn, &m, &err);
-        if (x.revision_id && st->ops->revision_get(st, x.machine_arn, x.revision_id, &def, NULL) != STORE_OK)
+        if (x.revision_id &&
+            st->ops->revision_get(st, x.machine_arn, x.revision_id, &def, &first, NULL) != STORE_OK)
             def = NULL;
     }
     sched_unlock(s);
@@ -532,7 +535,7 @@ static void op_describe_machine_for_exec(sched *s, struct rq *r)
     val_obj_set_take(o, "updateDate", date(mr == STORE_OK ? m.updated_ns : x.start_ns));
     val_obj_set_take(o, "loggingConfiguration", json_pack("{s:s,s:b}", "level", "OFF", "includeExecutionData", 0));
     val_obj_set_take(o, "tracingConfiguration", json_pack("{s:b}", "enabled", 0));
-    if (x.revision_id)
+    if (x.revision_id && def && !first)
         val_obj_set_take(o, "revisionId", json_string(x.revision_id));
     answer(r->resp, o);
     store_exec_clear(&x);

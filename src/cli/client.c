@@ -61,6 +61,7 @@ static const struct {
 #undef X
 };
 
+_Static_assert(OPT_COUNT <= 32, "a command's options are a 32-bit mask");
 #define O(id) (1u << OPT_##id)
 #define COMMON_OPTS (O(ENDPOINT) | O(TABLE) | O(HELP))
 

@@ -133,6 +133,12 @@ int cmd_serve(int argc, char **argv)
     if (!quiet)
         fprintf(stderr, "stepd: %s: stopping\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
     rc = 0;
+    if (getenv("STEPD_STATS")) {
+        sched_stats_get(s, &stats);
+        fprintf(stderr, "stepd: %ld turns, %ld commits, %ld transitions; stepping %.3f s, writing %.3f s\n",
+                stats.turns, stats.commits, stats.transitions, (double)stats.step_ns / 1e9,
+                (double)stats.commit_ns / 1e9);
+    }
 out:
     sched_stop(s); /* last turn committed; sync waiters answered */
     http_stop(srv);

@@ -138,6 +138,8 @@ static uint64_t arm_timer(eng_exec *x, struct frame *f, int kind, int64_t due)
 
 static double ts_seconds(int64_t ns) { return (double)(ns / 1000000) / 1000.0; }
 
+static void dump_details(eng_exec *x, val_buf *b, json_t *d);
+
 /* Adds an event of type with details under key (consumed; may be NULL).
  * Returns its id. Ids are counted even when history is not recorded: the
  * "entered at the event id #N" messages and the 25,000 limit need them. */
@@ -149,7 +151,33 @@ static long hist(eng_exec *x, struct frame *f, const char *type, const char *key
         return ++f->last_id;
     }
     long id = ++x->next_event_id;
-    if (x->record) {
+    if (x->record == ENG_HISTORY_TEXT) {
+        val_buf *b = &x->htext;
+        if (x->ts_for != x->now || !x->ts_text[0]) {
+            val_fmt_real(ts_seconds(x->now), x->ts_text, sizeof x->ts_text);
+            x->ts_for = x->now;
+        }
+        long prev = f ? f->last_id : id - 1;
+        char num[48];
+        val_buf_puts(b, "{\"timestamp\":");
+        val_buf_puts(b, x->ts_text);
+        val_buf_puts(b, ",\"type\":\"");
+        val_buf_puts(b, type);
+        snprintf(num, sizeof num, "\",\"id\":%ld", id);
+        val_buf_puts(b, num);
+        snprintf(num, sizeof num, ",\"previousEventId\":%ld", prev);
+        val_buf_puts(b, num);
+        if (key && details) {
+            val_buf_puts(b, ",\"");
+            val_buf_puts(b, key);
+            val_buf_puts(b, "\":");
+            dump_details(x, b, details);
+        }
+        val_buf_puts(b, "}\n");
+        if (!x->htext_n++)
+            x->htext_first = id;
+        json_decref(details);
+    } else if (x->record) {
         json_t *ev = json_object();
         val_obj_set_take(ev, "timestamp", json_real(ts_seconds(x->now)));
         val_obj_set_take(ev, "type", json_string(type));
@@ -169,21 +197,104 @@ static long hist(eng_exec *x, struct frame *f, const char *type, const char *key
     return id;
 }
 
-static json_t *text_of(const json_t *v)
+/* v as JSON text in a string value. val_dump writes valid UTF-8 (the values
+ * were checked when parsed), so jansson's check is skipped. */
+static json_t *text_of_uncached(const json_t *v)
 {
-    char *s = val_dump(v, NULL);
-    json_t *j = json_string(s);
+    size_t n;
+    char *s = val_dump(v, &n);
+    json_t *j = json_stringn_nocheck(s, n);
     free(s);
     return j;
 }
 
-static json_t *details_io(const char *name, const char *io, const json_t *value)
+/* Text history (ENG_HISTORY_TEXT): a payload's text is made once as the
+ * JSON string literal it becomes in the event ("{\"a\":1}", quotes and
+ * escapes included) and kept in a small ring; the event writer copies
+ * strings found in the ring verbatim. The ring holds references, so a
+ * pointer in it cannot be reused by another value. */
+static json_t *literal_of(const json_t *v)
+{
+    val_buf b = {0};
+    val_buf_dump_literal(&b, v);
+    size_t len = b.len;
+    char *lit = val_buf_take(&b);
+    json_t *j = json_stringn_nocheck(lit, len);
+    free(lit);
+    return j;
+}
+
+static void ring_add(eng_exec *x, json_t *lit)
+{
+    size_t i = x->ring_next++ % ENG_RING;
+    json_decref(x->ring[i]);
+    x->ring[i] = json_incref(lit);
+}
+
+static int ring_has(const eng_exec *x, const json_t *v)
+{
+    for (size_t i = 0; i < ENG_RING; i++)
+        if (x->ring[i] == v)
+            return 1;
+    return 0;
+}
+
+/* The text of v for a history event, remembering the last value: a state's
+ * output is usually the next state's input, the same json_t, and is then
+ * serialized once. The memory is dropped at the first hit, so that the
+ * reference it holds does not make the next state copy the value before
+ * changing it. */
+static json_t *text_of(eng_exec *x, json_t *v)
+{
+    if (v == x->text_src) {
+        json_t *t = x->text;
+        json_decref(x->text_src);
+        x->text_src = x->text = NULL;
+        return t;
+    }
+    json_decref(x->text_src);
+    json_decref(x->text);
+    x->text_src = json_incref(v);
+    if (x->record == ENG_HISTORY_TEXT) {
+        x->text = literal_of(v);
+        ring_add(x, x->text);
+    } else {
+        x->text = text_of_uncached(v);
+    }
+    return json_incref(x->text);
+}
+
+/* Writes details (an object) for text history: ring strings verbatim. */
+static void dump_details(eng_exec *x, val_buf *b, json_t *d)
+{
+    const char *k;
+    json_t *v;
+    int first = 1;
+    val_buf_putc(b, '{');
+    json_object_foreach(d, k, v)
+    {
+        if (!first)
+            val_buf_putc(b, ',');
+        first = 0;
+        json_t *key = json_string_nocheck(k);
+        val_buf_dump(b, key);
+        json_decref(key);
+        val_buf_putc(b, ':');
+        if (json_is_string(v) && ring_has(x, v))
+            val_buf_putn(b, json_string_value(v), json_string_length(v));
+        else
+            val_buf_dump(b, v);
+    }
+    val_buf_putc(b, '}');
+}
+
+static json_t *details_io(eng_exec *x, const char *name, const char *io, json_t *value)
 {
     json_t *d = json_object();
     if (name)
         val_obj_set_take(d, "name", json_string(name));
     if (io) {
-        val_obj_set_take(d, io, text_of(value));
+        val_obj_set_take(d, io, text_of(x, value));
         char key[32];
         snprintf(key, sizeof key, "%sDetails", io);
         val_obj_set_take(d, key, json_pack("{s:b}", "truncated", 0));
@@ -437,7 +548,7 @@ static json_t *assigned_details(json_t *vals)
     json_t *d = json_object();
     const char *k;
     json_t *v;
-    json_object_foreach(vals, k, v) val_obj_set_take(d, k, text_of(v));
+    json_object_foreach(vals, k, v) val_obj_set_take(d, k, text_of_uncached(v));
     return d;
 }
 
@@ -458,7 +569,7 @@ static void state_exit_to(eng_exec *x, struct frame *f, json_t *out, size_t out_
     if (x->record) {
         char type[64];
         snprintf(type, sizeof type, "%sStateExited", type_prefix(s->type));
-        json_t *d = details_io(s->name, "output", out);
+        json_t *d = details_io(x, s->name, "output", out);
         if (assigned && json_object_size(assigned)) {
             val_obj_set_take(d, "assignedVariables", assigned_details(assigned));
             val_obj_set_take(d, "assignedVariablesDetails", json_pack("{s:b}", "truncated", 0));
@@ -701,7 +812,7 @@ static void exec_finish(eng_exec *x, int status, json_t *output, const char *err
     switch (status) {
     case ENG_SUCCEEDED:
         hist(x, x->root, "ExecutionSucceeded", "executionSucceededEventDetails",
-             x->record ? details_io(NULL, "output", output) : NULL);
+             x->record ? details_io(x, NULL, "output", output) : NULL);
         break;
     case ENG_FAILED:
         hist(x, x->root, "ExecutionFailed", "executionFailedEventDetails", x->record ? details_err(error, cause) : NULL);
@@ -1083,7 +1194,7 @@ static void enter_state(eng_exec *x, struct frame *f)
     if (x->record) {
         char type[64];
         snprintf(type, sizeof type, "%sStateEntered", type_prefix(s->type));
-        f->entered_id = hist(x, f, type, "stateEnteredEventDetails", details_io(s->name, "input", f->raw));
+        f->entered_id = hist(x, f, type, "stateEnteredEventDetails", details_io(x, s->name, "input", f->raw));
     } else {
         f->entered_id = hist(x, f, NULL, NULL, NULL);
     }
@@ -1273,7 +1384,7 @@ static void task_invoke(eng_exec *x, struct frame *f)
         json_t *d = json_object();
         if (lambda_arn) {
             val_obj_set_take(d, "resource", json_string(s->resource));
-            val_obj_set_take(d, "input", text_of(f->task_in));
+            val_obj_set_take(d, "input", text_of(x, f->task_in));
             val_obj_set_take(d, "inputDetails", json_pack("{s:b}", "truncated", 0));
             if (timeout > 0)
                 val_obj_set_take(d, "timeoutInSeconds", json_integer((json_int_t)timeout));
@@ -1283,7 +1394,7 @@ static void task_invoke(eng_exec *x, struct frame *f)
             val_obj_set_take(d, "resourceType", json_string(rtype));
             val_obj_set_take(d, "resource", json_string(rname));
             val_obj_set_take(d, "region", json_string(x->region));
-            val_obj_set_take(d, "parameters", text_of(f->task_in));
+            val_obj_set_take(d, "parameters", text_of(x, f->task_in));
             if (timeout > 0)
                 val_obj_set_take(d, "timeoutInSeconds", json_integer((json_int_t)timeout));
             if (heartbeat > 0)
@@ -1361,7 +1472,7 @@ static void task_succeeded(eng_exec *x, struct frame *f, json_t *output)
             val_obj_set_take(d, "resourceType", json_string(rtype));
             val_obj_set_take(d, "resource", json_string(rname));
         }
-        val_obj_set_take(d, "output", text_of(out));
+        val_obj_set_take(d, "output", text_of(x, out));
         val_obj_set_take(d, "outputDetails", json_pack("{s:b}", "truncated", 0));
         hist(x, f, la ? "LambdaFunctionSucceeded" : "TaskSucceeded",
              la ? "lambdaFunctionSucceededEventDetails" : "taskSucceededEventDetails", d);
@@ -1457,6 +1568,11 @@ void eng_exec_free(eng_exec *x)
     json_decref(x->history);
     json_decref(x->output);
     json_decref(x->invocations);
+    json_decref(x->text_src);
+    json_decref(x->text);
+    for (size_t i = 0; i < ENG_RING; i++)
+        json_decref(x->ring[i]);
+    val_buf_free(&x->htext);
     free(x->error);
     free(x->cause);
     free(x->queue);
@@ -1478,7 +1594,7 @@ static void start(eng_exec *x)
     size_t in_size = val_dump_size(x->input);
     x->root = frame_new(x->m, NULL, 0, json_incref(x->input), in_size, NULL);
     if (x->record) {
-        json_t *d = details_io(NULL, "input", x->input);
+        json_t *d = details_io(x, NULL, "input", x->input);
         val_obj_set_take(d, "roleArn", json_string(x->role_arn));
         hist(x, x->root, "ExecutionStarted", "executionStartedEventDetails", d);
     } else {
@@ -1606,6 +1722,20 @@ json_t *eng_output(const eng_exec *x) { return x->output; }
 const char *eng_error(const eng_exec *x) { return x->error; }
 const char *eng_cause(const eng_exec *x) { return x->cause; }
 json_t *eng_history(const eng_exec *x) { return x->history; }
+
+char *eng_history_take_text(eng_exec *x, size_t *len, long *first_id, long *n)
+{
+    *len = x->htext.len;
+    *first_id = x->htext_first;
+    *n = x->htext_n;
+    x->htext_n = 0;
+    x->htext_first = 0;
+    if (!x->htext.len) {
+        val_buf_free(&x->htext);
+        return NULL;
+    }
+    return val_buf_take(&x->htext);
+}
 
 json_t *eng_history_take(eng_exec *x)
 {

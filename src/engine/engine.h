@@ -32,10 +32,16 @@ struct eng_config {
     const char *execution_name;
     const char *role_arn;
     int type;             /* enum eng_type */
-    int record_history;   /* build history events (GetExecutionHistory shape) */
+    int record_history;   /* enum eng_history: build history events (GetExecutionHistory shape) */
     size_t max_payload;   /* bytes; 0 = AWS's 256 KiB (raise it only for benchmarks) */
     const char *execution_arn; /* NULL: derived from the names (an EXPRESS one draws a UUID) */
 };
+
+/* How history is recorded: not at all (ids are still counted), as JSON
+ * values (eng_history), or as compact JSON text, one event per line
+ * (eng_history_take_text: what a store writes, made without building the
+ * values). */
+enum eng_history { ENG_HISTORY_NONE, ENG_HISTORY_JSON, ENG_HISTORY_TEXT };
 
 enum eng_effect_kind {
     ENG_EFF_INVOKE, /* run a task; answer with ENG_EV_TASK_SUCCEEDED/FAILED */
@@ -102,6 +108,11 @@ long eng_event_count(const eng_exec *x);
  * an array, ascending ids) and starts a fresh array: a durable caller
  * writes them out and keeps no history in memory (nor in snapshots). */
 json_t *eng_history_take(eng_exec *x);
+/* Text history: hands over the events recorded since the last take as
+ * compact JSON texts joined by (and ending with) newlines; *first_id is the
+ * first one's id and *n their number. NULL (and *n == 0) when there are
+ * none. The caller frees the text. */
+char *eng_history_take_text(eng_exec *x, size_t *len, long *first_id, long *n);
 /* Whether task id is still waiting for its result (a callback for a task
  * that was timed out, stopped or answered is stale). */
 int eng_task_pending(const eng_exec *x, uint64_t task_id);

@@ -92,6 +92,14 @@ struct eng_exec {
     json_t *invocations; /* state name -> count of invocations (for attempt numbers) */
     long transitions;
     size_t max_payload;
+    json_t *text_src, *text; /* the last value serialized for history, and its text */
+#define ENG_RING 8
+    json_t *ring[ENG_RING];  /* text history: string literals written verbatim */
+    size_t ring_next;
+    val_buf htext;           /* text history: events not taken yet, one per line */
+    long htext_first, htext_n;
+    int64_t ts_for;          /* text history: the time ts_text shows */
+    char ts_text[40];
 };
 
 /* Adds a pending task or timer (ids increase, so the table stays sorted). */

@@ -93,7 +93,7 @@ json_t *eng_snapshot(const eng_exec *x)
     snprintf(rng, sizeof rng, "%016llx", (unsigned long long)x->rng);
     val_obj_set_take(j, "version", json_integer(1));
     val_obj_set_take(j, "type", json_integer(x->type));
-    val_obj_set_take(j, "record", json_boolean(x->record));
+    val_obj_set_take(j, "record", json_integer(x->record));
     val_obj_set_take(j, "region", json_string(x->region));
     val_obj_set_take(j, "account", json_string(x->account));
     val_obj_set_take(j, "machine_name", json_string(x->machine_name));
@@ -276,7 +276,9 @@ eng_exec *eng_restore(const struct asl_machine *m, json_t *snap, val_err *err)
                              .execution_name = jstr(snap, "exec_name"),
                              .role_arn = jstr(snap, "role_arn"),
                              .type = (int)jint(snap, "type"),
-                             .record_history = json_is_true(json_object_get(snap, "record")),
+                             .record_history = json_is_true(json_object_get(snap, "record"))
+                                                   ? ENG_HISTORY_JSON
+                                                   : (int)jint(snap, "record"),
                              .max_payload = (size_t)jint(snap, "max_payload")};
     json_t *input = json_object_get(snap, "input");
     eng_exec *x = eng_exec_new(m, &cfg, input ? input : json_null(), 0);

@@ -204,39 +204,61 @@ void val_fmt_real(double d, char *buf, size_t cap)
 
 static const char hexd[] = "0123456789abcdef";
 
+/* Which bytes need an escape: control characters, '"' and '\\'. */
+static const unsigned char esc_tab[256] = {
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    0, 0, 1, ['\\'] = 1,
+};
+
+/* Strings are most of what history events hold (inputs and outputs are
+ * JSON text inside JSON, full of quotes), so this writes straight into the
+ * buffer, byte by byte: room for the worst case (every byte a \u00XX
+ * escape) is made once. */
 static void dump_str(val_buf *b, const char *s, size_t n)
 {
-    buf_grow(b, n + 2);
-    b->p[b->len++] = '"';
-    size_t run = 0;
+    buf_grow(b, 6 * n + 2);
+    char *o = b->p + b->len;
+    *o++ = '"';
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
-        if (c >= 0x20 && c != '"' && c != '\\')
-            continue;
-        val_buf_putn(b, s + run, i - run);
-        run = i + 1;
-        char esc[7] = {'\\', 0};
-        switch (c) {
-        case '"': esc[1] = '"'; break;
-        case '\\': esc[1] = '\\'; break;
-        case '\n': esc[1] = 'n'; break;
-        case '\r': esc[1] = 'r'; break;
-        case '\t': esc[1] = 't'; break;
-        case '\b': esc[1] = 'b'; break;
-        case '\f': esc[1] = 'f'; break;
-        default:
-            esc[1] = 'u';
-            esc[2] = '0';
-            esc[3] = '0';
-            esc[4] = hexd[c >> 4];
-            esc[5] = hexd[c & 15];
-            val_buf_putn(b, esc, 6);
+        if (!esc_tab[c]) {
+            *o++ = (char)c;
             continue;
         }
-        val_buf_putn(b, esc, 2);
+        *o++ = '\\';
+        switch (c) {
+        case '"': *o++ = '"'; break;
+        case '\\': *o++ = '\\'; break;
+        case '\n': *o++ = 'n'; break;
+        case '\r': *o++ = 'r'; break;
+        case '\t': *o++ = 't'; break;
+        case '\b': *o++ = 'b'; break;
+        case '\f': *o++ = 'f'; break;
+        default:
+            *o++ = 'u';
+            *o++ = '0';
+            *o++ = '0';
+            *o++ = hexd[c >> 4];
+            *o++ = hexd[c & 15];
+        }
     }
-    val_buf_putn(b, s + run, n - run);
-    val_buf_putc(b, '"');
+    *o++ = '"';
+    *o = 0;
+    b->len = (size_t)(o - b->p);
+}
+
+/* An integer in decimal, without printf. */
+static void dump_int(val_buf *b, json_int_t v)
+{
+    char tmp[24], *e = tmp + sizeof tmp, *p = e;
+    unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+    do {
+        *--p = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        *--p = '-';
+    val_buf_putn(b, p, (size_t)(e - p));
 }
 
 static void dump(val_buf *b, const json_t *v, int indent, int level)
@@ -246,9 +268,7 @@ static void dump(val_buf *b, const json_t *v, int indent, int level)
     case JSON_NULL: val_buf_putn(b, "null", 4); break;
     case JSON_TRUE: val_buf_putn(b, "true", 4); break;
     case JSON_FALSE: val_buf_putn(b, "false", 5); break;
-    case JSON_INTEGER:
-        val_buf_printf(b, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
-        break;
+    case JSON_INTEGER: dump_int(b, json_integer_value(v)); break;
     case JSON_REAL:
         val_fmt_real(json_real_value(v), num, sizeof num);
         val_buf_puts(b, num);
@@ -308,6 +328,87 @@ static void dump(val_buf *b, const json_t *v, int indent, int level)
 }
 
 void val_buf_dump(val_buf *b, const json_t *v) { dump(b, v, 0, 0); }
+
+/* A string inside the literal: its escapes escaped once more. */
+static void dump_str_lit(val_buf *b, const char *s, size_t n)
+{
+    buf_grow(b, 7 * n + 4);
+    char *o = b->p + b->len;
+    *o++ = '\\';
+    *o++ = '"';
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (!esc_tab[c]) {
+            *o++ = (char)c;
+            continue;
+        }
+        *o++ = '\\';
+        *o++ = '\\';
+        switch (c) {
+        case '"': *o++ = '\\'; *o++ = '"'; break;
+        case '\\': *o++ = '\\'; *o++ = '\\'; break;
+        case '\n': *o++ = 'n'; break;
+        case '\r': *o++ = 'r'; break;
+        case '\t': *o++ = 't'; break;
+        case '\b': *o++ = 'b'; break;
+        case '\f': *o++ = 'f'; break;
+        default:
+            *o++ = 'u';
+            *o++ = '0';
+            *o++ = '0';
+            *o++ = hexd[c >> 4];
+            *o++ = hexd[c & 15];
+        }
+    }
+    *o++ = '\\';
+    *o++ = '"';
+    *o = 0;
+    b->len = (size_t)(o - b->p);
+}
+
+/* dump(), written as the inside of a JSON string literal in one pass. */
+static void dump_lit(val_buf *b, const json_t *v)
+{
+    switch (json_typeof(v)) {
+    case JSON_STRING: dump_str_lit(b, json_string_value(v), json_string_length(v)); break;
+    case JSON_ARRAY: {
+        size_t n = json_array_size(v);
+        val_buf_putc(b, '[');
+        for (size_t i = 0; i < n; i++) {
+            if (i)
+                val_buf_putc(b, ',');
+            dump_lit(b, json_array_get(v, i));
+        }
+        val_buf_putc(b, ']');
+        break;
+    }
+    case JSON_OBJECT: {
+        const char *k;
+        json_t *x;
+        int first = 1;
+        val_buf_putc(b, '{');
+        json_object_foreach((json_t *)v, k, x)
+        {
+            if (!first)
+                val_buf_putc(b, ',');
+            first = 0;
+            dump_str_lit(b, k, strlen(k));
+            val_buf_putc(b, ':');
+            dump_lit(b, x);
+        }
+        val_buf_putc(b, '}');
+        break;
+    }
+    default: dump(b, v, 0, 0); break; /* numbers and constants hold no quotes */
+    }
+}
+
+void val_buf_dump_literal(val_buf *b, const json_t *v)
+{
+    val_buf_putc(b, '"');
+    dump_lit(b, v);
+    val_buf_putc(b, '"');
+}
 
 char *val_dump(const json_t *v, size_t *len)
 {

@@ -110,6 +110,9 @@ void val_buf_puts(val_buf *b, const char *s);
 void val_buf_putc(val_buf *b, char c);
 void val_buf_printf(val_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void val_buf_dump(val_buf *b, const json_t *v); /* appends val_dump(v) */
+/* Appends val_dump(v) as a JSON string literal (quotes and escapes
+ * included), in one pass: what a history event's "input" member holds. */
+void val_buf_dump_literal(val_buf *b, const json_t *v);
 char *val_buf_take(val_buf *b); /* returns the NUL-terminated string; b is reset */
 void val_buf_free(val_buf *b);
 

@@ -177,6 +177,7 @@ struct sx {
     void *done_ud;
     struct sx *lru_prev, *lru_next; /* loaded and idle: eviction order */
     int in_lru;
+    int busy;       /* a turn is stepping it with the lock let go */
 };
 
 struct heap_ent {
@@ -202,6 +203,7 @@ struct sched {
     int quiet;
     pthread_mutex_t mu;
     pthread_cond_t cv;
+    pthread_cond_t idle; /* a turn finished stepping its executions */
     pthread_t thread;
     int running, stopping;
 
@@ -374,6 +376,8 @@ static void heap_push(sched *s, struct sx *x, uint64_t id, int64_t due)
     }
     s->heap[i] = (struct heap_ent){due, id, x};
     x->refs++;
+    if (i == 0)
+        pthread_cond_signal(&s->cv); /* the loop may be sleeping until a later time */
 }
 
 static struct heap_ent heap_pop(sched *s)
@@ -511,7 +515,7 @@ static struct mach *mach_revision(sched *s, const char *arn, const char *rev, va
     if (c)
         return c;
     char *def = NULL;
-    int r = s->st->ops->revision_get(s->st, arn, rev, &def, err);
+    int r = s->st->ops->revision_get(s->st, arn, rev, &def, NULL, err);
     if (r == STORE_NOT_FOUND) {
         err_set(err, VAL_ERR_STORE, "StateMachineDoesNotExist", "revision %s of %s is missing", rev, arn);
         return NULL;
@@ -550,7 +554,7 @@ static struct eng_config exec_config(sched *s, struct sx *x)
                                .execution_arn = x->arn,
                                .role_arn = x->mach->role,
                                .type = x->express ? ENG_EXPRESS : ENG_STANDARD,
-                               .record_history = !x->express};
+                               .record_history = x->express ? ENG_HISTORY_NONE : ENG_HISTORY_TEXT};
 }
 
 /* Makes x->x the engine state: a fresh execution, or one restored from
@@ -596,9 +600,27 @@ static int sx_load(sched *s, struct sx *x)
     return 0;
 }
 
+/* One execution's part of a turn. Filled in phase 1 (locked: events taken,
+ * engine state loaded), phase 2 (unlocked: stepped, history and snapshot
+ * serialized) and used in phase 3 (locked: written, committed, effects). */
+struct work {
+    struct sx *x;
+    struct sev *ev;
+    size_t n_ev;
+    int recover, fresh;
+    int moved;
+    long transitions;
+    char *htext;       /* history events of this turn, one per line */
+    size_t hlen;
+    long hfirst, hn;
+    char *snapshot;    /* RUNNING STANDARD executions */
+    char *output;      /* finished executions */
+    int status;
+};
+
 struct turn {
-    struct sx **moved;
-    size_t n_moved, cap_moved;
+    struct work *w;
+    size_t n_w;
     struct fx *fx;
     size_t n_fx, cap_fx;
 };
@@ -611,8 +633,13 @@ static void turn_free(struct turn *t)
         free(t->fx[i].token);
         json_decref(t->fx[i].input);
     }
+    for (size_t i = 0; i < t->n_w; i++) {
+        free(t->w[i].htext);
+        free(t->w[i].snapshot);
+        free(t->w[i].output);
+    }
     free(t->fx);
-    free(t->moved);
+    free(t->w);
 }
 
 static void collect_effects(struct turn *t, struct sx *x)
@@ -637,31 +664,67 @@ static void collect_effects(struct turn *t, struct sx *x)
     }
 }
 
-/* A result row of a finished execution (status, output, …). */
-static void result_row(struct sx *x, struct store_exec *row)
+/* The result members of a row (status, output, error, cause, stop). */
+static void result_row(const struct work *w, struct store_exec *row)
 {
-    eng_exec *e = x->x;
-    int st = eng_status(e);
-    row->arn = x->arn;
-    row->status = (char *)eng_status_name(st);
-    json_t *out = eng_output(e);
-    row->output = out ? val_dump(out, NULL) : NULL;
+    eng_exec *e = w->x->x;
+    row->arn = w->x->arn;
+    row->status = (char *)eng_status_name(w->status);
+    row->output = w->output;
     row->error = (char *)eng_error(e);
     row->cause = (char *)eng_cause(e);
-    row->stop_ns = st == ENG_RUNNING ? 0 : eng_now(e);
+    row->stop_ns = w->status == ENG_RUNNING ? 0 : eng_now(e);
 }
 
-/* Writes what x did in this turn into the open transaction. */
-static int write_moved(sched *s, struct sx *x, struct turn *t, val_err *err)
+/* Phase 2, unlocked: x is busy, so nothing else touches its engine. */
+static void step_work(struct work *w, struct turn *t, int64_t now)
+{
+    struct sx *x = w->x;
+    if (w->recover) {
+        eng_outstanding(x->x);
+        collect_effects(t, x);
+    }
+    if (w->fresh) {
+        struct eng_event ev = {.kind = ENG_EV_START, .now_ns = x->start_ns};
+        w->transitions += eng_step(x->x, &ev);
+        collect_effects(t, x);
+        w->moved = 1;
+    }
+    for (size_t k = 0; k < w->n_ev; k++) {
+        struct sev *q = &w->ev[k];
+        /* events happen now: a timer that fires late (the server was down)
+         * fires at the time it really fires */
+        struct eng_event ev = {.kind = q->kind, .id = q->id, .now_ns = q->now > now ? q->now : now,
+                               .output = q->output, .error = q->error, .cause = q->cause};
+        w->transitions += eng_step(x->x, &ev);
+        collect_effects(t, x);
+        w->moved = 1;
+    }
+    w->status = eng_status(x->x);
+    if (!w->moved)
+        return;
+    json_t *out = eng_output(x->x);
+    w->output = out ? val_dump(out, NULL) : NULL;
+    if (!x->express) {
+        w->htext = eng_history_take_text(x->x, &w->hlen, &w->hfirst, &w->hn);
+        if (w->status == ENG_RUNNING) {
+            json_t *sj = eng_snapshot(x->x);
+            w->snapshot = val_dump(sj, NULL);
+            json_decref(sj);
+        }
+    }
+}
+
+/* Phase 3: writes what w did into the open transaction. */
+static int write_work(sched *s, struct work *w, struct turn *t, val_err *err)
 {
     store *st = s->st;
-    eng_exec *e = x->x;
-    int st_now = eng_status(e);
+    struct sx *x = w->x;
     struct store_exec row = {0};
-    result_row(x, &row);
+    result_row(w, &row);
     int r = STORE_OK;
     if (x->express) {
-        if (st_now != ENG_RUNNING) {
+        if (w->status != ENG_RUNNING) {
             row.machine_arn = x->mach->arn;
             row.name = x->name;
             row.input = x->input ? x->input : (char *)"{}";
@@ -671,56 +734,29 @@ static int write_moved(sched *s, struct sx *x, struct turn *t, val_err *err)
             if (r == STORE_EXISTS)
                 r = STORE_OK;
         }
-    } else {
-        json_t *h = eng_history_take(e);
-        size_t n = json_array_size(h);
-        if (n) {
-            struct store_event *ev = calloc(n, sizeof *ev);
-            if (!ev)
-                abort();
-            for (size_t i = 0; i < n; i++) {
-                json_t *o = json_array_get(h, i);
-                ev[i].id = json_integer_value(json_object_get(o, "id"));
-                ev[i].json = val_dump(o, NULL);
-            }
-            r = st->ops->history_append(st, x->arn, ev, n, err);
-            for (size_t i = 0; i < n; i++)
-                free(ev[i].json);
-            free(ev);
-        }
-        json_decref(h);
-        if (r == STORE_OK) {
-            char *snap = NULL;
-            if (st_now == ENG_RUNNING) {
-                json_t *sj = eng_snapshot(e);
-                snap = val_dump(sj, NULL);
-                json_decref(sj);
-            }
-            row.snapshot = snap;
-            r = st->ops->exec_update(st, &row, err);
-            free(snap);
-            if (r == STORE_OK && st_now != ENG_RUNNING)
-                r = st->ops->timer_clear(st, x->arn, err);
-        }
-    }
-    free(row.output);
-    if (r != STORE_OK)
         return r;
-    for (size_t i = 0; i < t->n_fx; i++) {
+    }
+    if (w->hn)
+        r = st->ops->history_append_text(st, x->arn, w->hfirst, (size_t)w->hn, w->htext, w->hlen, err);
+    if (r == STORE_OK && w->moved) { /* a recovered execution that did not move keeps its row */
+        row.snapshot = w->snapshot;
+        r = st->ops->exec_update(st, &row, err);
+        if (r == STORE_OK && w->status != ENG_RUNNING)
+            r = st->ops->timer_clear(st, x->arn, err);
+    }
+    for (size_t i = 0; r == STORE_OK && i < t->n_fx; i++) {
         struct fx *f = &t->fx[i];
         if (f->sx != x)
             continue;
-        if (f->kind == ENG_EFF_TIMER && !x->express)
+        if (f->kind == ENG_EFF_TIMER)
             r = st->ops->timer_arm(st, x->arn, f->id, f->due, err);
         else if (f->kind == ENG_EFF_INVOKE && f->token) {
             r = st->ops->token_put(st, f->token, x->arn, f->id, err);
             if (r == STORE_EXISTS)
                 r = STORE_OK;
         }
-        if (r != STORE_OK)
-            return r;
     }
-    return STORE_OK;
+    return r;
 }
 
 static int is_lambda(const char *res)
@@ -773,18 +809,18 @@ static void dispatch(sched *s, struct fx *f, int64_t now)
     free(cause);
 }
 
-static void finish_sx(sched *s, struct sx *x)
+static void finish_sx(sched *s, struct work *w)
 {
+    struct sx *x = w->x;
     if (x->done) {
         struct store_exec row = {0};
-        result_row(x, &row);
+        result_row(w, &row);
         row.machine_arn = x->mach->arn;
         row.name = x->name;
         row.input = x->input ? x->input : (char *)"{}";
         row.start_ns = x->start_ns;
         x->done(x->done_ud, &row);
         x->done = NULL;
-        free(row.output);
     }
     x->finished = 1;
     htab_del(&s->execs, x->arn);
@@ -793,15 +829,28 @@ static void finish_sx(sched *s, struct sx *x)
 }
 
 /* One turn over the executions in list (each with a reference the turn
- * releases): step them, commit, run the effects. */
+ * releases): step them, commit, run the effects. Called and returning with
+ * the lock held; the lock is let go while the engines step, so that the
+ * API keeps answering (executions of this turn are busy meanwhile). */
 static void turn(sched *s, struct sx **list, size_t n)
 {
     struct turn t = {0};
     int64_t now = sched_now();
+
+    /* phase 1: take the events, load the engine states */
+    t.w = calloc(n ? n : 1, sizeof *t.w);
+    if (!t.w)
+        abort();
     for (size_t i = 0; i < n; i++) {
         struct sx *x = list[i];
         if (x->finished || (!x->queued && !x->recover))
             continue;
+        if (x->busy) {
+            /* an API call is stepping it right now: next turn */
+            x->queued = 0;
+            enqueue(s, x);
+            continue;
+        }
         x->queued = 0;
         if (sx_load(s, x) < 0) {
             for (size_t k = 0; k < x->n_ev; k++)
@@ -809,72 +858,63 @@ static void turn(sched *s, struct sx **list, size_t n)
             x->n_ev = 0;
             continue;
         }
-        int moved = 0;
-        if (x->recover) {
-            x->recover = 0;
-            eng_outstanding(x->x);
-            collect_effects(&t, x);
-        }
-        if (x->fresh) {
-            x->fresh = 0;
-            if (!x->express) {
-                free(x->input);
-                x->input = NULL;
-            }
-            struct eng_event ev = {.kind = ENG_EV_START, .now_ns = x->start_ns};
-            s->stats.transitions += eng_step(x->x, &ev);
-            collect_effects(&t, x);
-            moved = 1;
-        }
-        for (size_t k = 0; k < x->n_ev; k++) {
-            struct sev *q = &x->ev[k];
-            /* events happen now: a timer that fires late (the server was
-             * down) fires at the time it really fires */
-            struct eng_event ev = {.kind = q->kind, .id = q->id, .now_ns = q->now > now ? q->now : now,
-                                   .output = q->output, .error = q->error, .cause = q->cause};
-            s->stats.transitions += eng_step(x->x, &ev);
-            collect_effects(&t, x);
-            sev_clear(q);
-            moved = 1;
-        }
-        x->n_ev = 0;
-        if (moved || t.n_fx) {
-            if (t.n_moved == t.cap_moved) {
-                t.cap_moved = t.cap_moved ? t.cap_moved * 2 : 64;
-                t.moved = realloc(t.moved, t.cap_moved * sizeof *t.moved);
-                if (!t.moved)
-                    abort();
-            }
-            t.moved[t.n_moved++] = x;
-            x->refs++;
-        }
+        struct work *w = &t.w[t.n_w++];
+        *w = (struct work){.x = x, .ev = x->ev, .n_ev = x->n_ev, .recover = x->recover, .fresh = x->fresh};
+        x->ev = NULL;
+        x->n_ev = x->cap_ev = 0;
+        x->recover = x->fresh = 0;
+        x->busy = 1;
+        x->refs++;
     }
 
-    /* group commit */
+    /* phase 2: step, unlocked */
+    pthread_mutex_unlock(&s->mu);
+    for (size_t i = 0; i < t.n_w; i++)
+        step_work(&t.w[i], &t, now);
+    pthread_mutex_lock(&s->mu);
+
+    /* phase 3: group commit, then effects */
+    int64_t t_commit = sched_now();
+    s->stats.step_ns += t_commit - now;
     val_err err = {0};
-    int ok = 1;
-    int durable = 0;
-    for (size_t i = 0; i < t.n_moved; i++)
-        if (!t.moved[i]->express || eng_status(t.moved[i]->x) != ENG_RUNNING)
+    int ok = 1, durable = 0;
+    for (size_t i = 0; i < t.n_w; i++) {
+        struct work *w = &t.w[i];
+        s->stats.transitions += w->transitions;
+        for (size_t k = 0; k < w->n_ev; k++)
+            sev_clear(&w->ev[k]);
+        free(w->ev);
+        w->ev = NULL;
+        if (w->moved && (!w->x->express || w->status != ENG_RUNNING))
             durable = 1;
+        if (!w->x->express && w->x->input) {
+            free(w->x->input); /* started: a STANDARD input lives in the store */
+            w->x->input = NULL;
+        }
+    }
     if (durable) {
         ok = s->st->ops->begin(s->st, &err) == STORE_OK;
-        for (size_t i = 0; ok && i < t.n_moved; i++)
-            ok = write_moved(s, t.moved[i], &t, &err) == STORE_OK;
+        for (size_t i = 0; ok && i < t.n_w; i++)
+            if (t.w[i].moved || t.n_fx)
+                ok = write_work(s, &t.w[i], &t, &err) == STORE_OK;
         if (ok)
             ok = s->st->ops->commit(s->st, &err) == STORE_OK;
         else
             s->st->ops->rollback(s->st, NULL);
         s->stats.commits++;
+        s->stats.commit_ns += sched_now() - t_commit;
     }
+    for (size_t i = 0; i < t.n_w; i++)
+        t.w[i].x->busy = 0;
+    pthread_cond_broadcast(&s->idle);
     if (!ok) {
         /* Nothing of this turn was kept: forget the engine states and redo
          * from the last committed snapshots (their outstanding effects are
          * issued again). */
         notice(s, "commit failed, retrying from the last committed state: %s", err.cause ? err.cause : "");
         val_err_clear(&err);
-        for (size_t i = 0; i < t.n_moved; i++) {
-            struct sx *x = t.moved[i];
+        for (size_t i = 0; i < t.n_w; i++) {
+            struct sx *x = t.w[i].x;
             if (x->express)
                 continue;
             sx_unload(s, x);
@@ -891,22 +931,20 @@ static void turn(sched *s, struct sx **list, size_t n)
             else
                 dispatch(s, f, now);
         }
-        for (size_t i = 0; i < t.n_moved; i++) {
-            struct sx *x = t.moved[i];
-            if (eng_status(x->x) != ENG_RUNNING)
-                finish_sx(s, x);
-        }
+        for (size_t i = 0; i < t.n_w; i++)
+            if (t.w[i].status != ENG_RUNNING)
+                finish_sx(s, &t.w[i]);
     }
     /* idle loaded executions join the eviction order */
-    for (size_t i = 0; i < n; i++) {
-        struct sx *x = list[i];
+    for (size_t i = 0; i < t.n_w; i++) {
+        struct sx *x = t.w[i].x;
         if (!x->finished && x->x && !x->queued && !x->express)
             lru_push(s, x);
     }
     while ((size_t)s->loaded > s->max_loaded && s->lru_head)
         sx_unload(s, s->lru_head);
-    for (size_t i = 0; i < t.n_moved; i++)
-        sx_unref(s, t.moved[i]);
+    for (size_t i = 0; i < t.n_w; i++)
+        sx_unref(s, t.w[i].x);
     for (size_t i = 0; i < n; i++)
         sx_unref(s, list[i]);
     turn_free(&t);
@@ -920,6 +958,13 @@ static void turn_one(sched *s, struct sx *x)
     x->refs++;
     struct sx *one[1] = {x};
     turn(s, one, 1);
+}
+
+/* Waits until no turn is stepping x (its engine may then be read). */
+static void wait_idle(sched *s, struct sx *x)
+{
+    while (x->busy)
+        pthread_cond_wait(&s->idle, &s->mu);
 }
 
 /* ------------------------------------------------------------ the loop */
@@ -1038,7 +1083,11 @@ sched *sched_new(store *st, const struct sched_opts *o, val_err *err)
     pthread_condattr_setclock(&ca, CLOCK_REALTIME);
     pthread_cond_init(&s->cv, &ca);
     pthread_condattr_destroy(&ca);
-    if (recover(s, err) < 0) {
+    pthread_cond_init(&s->idle, NULL);
+    pthread_mutex_lock(&s->mu); /* turns let go of it while they step */
+    int r = recover(s, err);
+    pthread_mutex_unlock(&s->mu);
+    if (r < 0) {
         sched_free(s);
         return NULL;
     }
@@ -1109,6 +1158,7 @@ void sched_free(sched *s)
     free(s->account);
     pthread_mutex_destroy(&s->mu);
     pthread_cond_destroy(&s->cv);
+    pthread_cond_destroy(&s->idle);
     free(s);
 }
 
@@ -1319,9 +1369,14 @@ int sched_exec_stop(sched *s, const char *arn, const char *error, const char *ca
     int rc = 0;
     struct sx *x = htab_get(&s->execs, arn);
     if (x) {
+        x->refs++;
+        wait_idle(s, x);
         int64_t now = sched_now();
-        push_event(s, x, ENG_EV_STOP, 0, now, NULL, error, cause);
-        turn_one(s, x);
+        if (!x->finished) {
+            push_event(s, x, ENG_EV_STOP, 0, now, NULL, error, cause);
+            turn_one(s, x);
+        }
+        sx_unref(s, x);
         *stop_ns = now;
     } else {
         struct store_exec row = {0};
@@ -1364,8 +1419,17 @@ int sched_task_callback(sched *s, const char *token, int kind, const char *outpu
     if (r != STORE_OK)
         goto out;
     struct sx *x = htab_get(&s->execs, exec_arn);
-    if (!x || sx_load(s, x) < 0 || !eng_task_pending(x->x, task_id)) {
+    if (x) {
+        x->refs++;
+        wait_idle(s, x);
+    }
+    if (!x || x->finished || sx_load(s, x) < 0 || !eng_task_pending(x->x, task_id)) {
         err_set(err, VAL_ERR_VALIDATION, "TaskTimedOut", "Task Timed Out: 'Provided task does not exist anymore'");
+        if (x) {
+            if (x->x && !x->finished && !x->queued && !x->express)
+                lru_push(s, x); /* loaded to look: evictable again */
+            sx_unref(s, x);
+        }
         goto out;
     }
     int64_t now = sched_now();
@@ -1374,6 +1438,7 @@ int sched_task_callback(sched *s, const char *token, int kind, const char *outpu
                                           : ENG_EV_HEARTBEAT;
     push_event(s, x, ev, task_id, now, out, error, cause);
     turn_one(s, x);
+    sx_unref(s, x);
     rc = 0;
 out:
     free(exec_arn);

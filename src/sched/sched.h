@@ -55,6 +55,7 @@ void sched_free(sched *s); /* stops first when needed; NULL allowed */
 struct sched_stats {
     long loaded, known, timers, recovered;
     long turns, commits, transitions;
+    int64_t step_ns, commit_ns; /* time spent stepping engines / in store writes and commits */
 };
 void sched_stats_get(sched *s, struct sched_stats *out);
 

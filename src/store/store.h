@@ -167,10 +167,11 @@ struct store_ops {
     int (*machine_delete)(store *s, const char *arn, val_err *err);
     /* The definition of revision revision_id of the machine at arn (every
      * revision created or updated is kept, also after the machine is
-     * deleted): *definition gets a malloc'd copy. Returns 0,
-     * STORE_NOT_FOUND or -1. */
+     * deleted): *definition gets a malloc'd copy; *first (may be NULL) is 1
+     * for the revision the machine was created with (AWS shows that one as
+     * no revision id at all). Returns 0, STORE_NOT_FOUND or -1. */
     int (*revision_get)(store *s, const char *arn, const char *revision_id, char **definition,
-                        val_err *err);
+                        int *first, val_err *err);
 
     /* ---- executions */
 
@@ -214,6 +215,12 @@ struct store_ops {
      * a no-op returning 0. */
     int (*history_append)(store *s, const char *exec_arn, const struct store_event *ev, size_t n,
                           val_err *err);
+    /* The same for events already joined: text holds n compact JSON events
+     * with ids first_id, first_id+1, ..., each followed by a newline (len
+     * bytes; the form eng_history_take_text gives). No copy of the text is
+     * made on the way. */
+    int (*history_append_text)(store *s, const char *exec_arn, int64_t first_id, size_t n,
+                               const char *text, size_t len, val_err *err);
     /* Reads at most limit (0 = 1000) events of exec_arn. Ascending: ids
      * greater than after_id (0 = from the first). reverse != 0: descending
      * ids smaller than after_id (0 = from the last). out->more tells

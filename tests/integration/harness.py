@@ -12,6 +12,7 @@ again on the same file). The server's stderr goes to srv.log_path."""
 import http.client
 import json
 import os
+import shutil
 import signal
 import subprocess
 import tempfile
@@ -82,6 +83,9 @@ class Server:
             raise RuntimeError("stepd serve ignored SIGTERM for %ds" % timeout)
         self.proc.stdout.close()
         self.proc = None
+        log = self.log()
+        if rc != 0 or "Sanitizer" in log or "runtime error:" in log:
+            raise AssertionError("stepd serve exited with %s after SIGTERM; log:\n%s" % (rc, log))
         return rc
 
     def kill(self):
@@ -98,12 +102,20 @@ class Server:
     def __enter__(self):
         return self.start()
 
-    def __exit__(self, *exc):
-        if self.proc:
-            try:
-                self.stop()
-            except RuntimeError:
-                pass
+    def __exit__(self, exc_type, exc, tb):
+        """Stops the server; a clean exit (status 0, no sanitizer report)
+        is part of every test. The temporary directory goes unless the test
+        failed or STEPD_KEEP is set."""
+        try:
+            if self.proc:
+                try:
+                    self.stop()
+                except (AssertionError, RuntimeError):
+                    if exc_type is None:
+                        raise  # else the test's own failure is the one to see
+        finally:
+            if exc_type is None and not os.environ.get("STEPD_KEEP"):
+                shutil.rmtree(self.tmp, ignore_errors=True)
 
 
 def aws(srv, *args, check=True, input=None):
