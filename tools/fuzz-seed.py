@@ -62,6 +62,53 @@ def write(dirname, data):
             f.write(data)
 
 
+SM = "arn:aws:states:us-east-1:123456789012:stateMachine:m"
+EX = "arn:aws:states:us-east-1:123456789012:execution:m:e1"
+BUILTIN_API = [
+    ("CreateStateMachine", {"name": "n", "roleArn": "arn:aws:iam::123456789012:role/r",
+                            "definition": json.dumps(BUILTIN_DEFS[0]), "type": "EXPRESS"}),
+    ("UpdateStateMachine", {"stateMachineArn": SM, "definition": json.dumps(BUILTIN_DEFS[1])}),
+    ("DescribeStateMachine", {"stateMachineArn": SM}),
+    ("ListStateMachines", {"maxResults": 1, "nextToken": "x"}),
+    ("DeleteStateMachine", {"stateMachineArn": SM + "x"}),
+    ("StartExecution", {"stateMachineArn": SM, "name": "a", "input": "{\"a\":1}"}),
+    ("DescribeExecution", {"executionArn": EX}),
+    ("DescribeStateMachineForExecution", {"executionArn": EX}),
+    ("StopExecution", {"executionArn": EX, "error": "E", "cause": "C"}),
+    ("ListExecutions", {"stateMachineArn": SM, "statusFilter": "RUNNING", "maxResults": 2}),
+    ("GetExecutionHistory", {"executionArn": EX, "reverseOrder": True, "maxResults": 1,
+                             "includeExecutionData": False}),
+    ("SendTaskSuccess", {"taskToken": "t", "output": "{}"}),
+    ("SendTaskFailure", {"taskToken": "t", "error": "E"}),
+    ("SendTaskHeartbeat", {"taskToken": "t"}),
+    ("ValidateStateMachineDefinition", {"definition": "{}", "maxResults": 3}),
+]
+CAPTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared",
+                        "reference", "captures", "requests.jsonl")
+
+
+def seed_api(out, defs):
+    """fuzz_api: "Operation\\nbody" from built-in requests, every definition
+    as a CreateStateMachine, and the real clients' requests in the shared
+    captures when they are there."""
+    d = os.path.join(out, "corpus-fuzz_api")
+    os.makedirs(d, exist_ok=True)
+    for op, body in BUILTIN_API:
+        write(d, ("%s\n%s" % (op, json.dumps(body))).encode("utf-8"))
+    for df in defs[:50]:
+        body = {"name": "m2", "roleArn": "arn:aws:iam::1:role/r", "definition": json.dumps(df)}
+        write(d, ("CreateStateMachine\n%s" % json.dumps(body)).encode("utf-8"))
+    try:
+        with open(CAPTURES, encoding="utf-8") as f:
+            for line in f:
+                r = json.loads(line)
+                target = dict((k.lower(), v) for k, v in r.get("headers", [])).get("x-amz-target", "")
+                if target.startswith("AWSStepFunctions."):
+                    write(d, ("%s\n%s" % (target.split(".", 1)[1], r.get("body") or "{}")).encode("utf-8"))
+    except (OSError, ValueError):
+        pass
+
+
 def main():
     if len(sys.argv) != 3:
         sys.exit(__doc__)
@@ -103,6 +150,7 @@ def main():
                 strings_in(d, exprs)
     for d in defs:
         write(load_dir, json.dumps(d, indent=2).encode("utf-8"))
+    seed_api(out, defs)
     for e in sorted(exprs):
         write(expr_dir, e.encode("utf-8"))
     print(f"fuzz seeds: {n_cases} cases -> {len(os.listdir(load_dir))} definitions, "

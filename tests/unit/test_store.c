@@ -14,6 +14,7 @@
 
 #define M1 "arn:aws:states:us-east-1:123456789012:stateMachine:M1"
 #define M2 "arn:aws:states:us-east-1:123456789012:stateMachine:M2"
+#define M3 "arn:aws:states:us-east-1:123456789012:stateMachine:M3"
 #define XARN(n) "arn:aws:states:us-east-1:123456789012:execution:M1:" n
 
 static struct store_machine machine(const char *arn, const char *name, int64_t t)
@@ -354,6 +355,122 @@ static void test_transactions(store *s)
     CHECK(new_exec(s, XARN("lost"), "lost", "RUNNING", 70) == STORE_OK);
 }
 
+/* Revisions: every definition a machine had stays readable, and the one
+ * it was created with is marked first. */
+static void test_revisions(store *s)
+{
+    val_err err = {0};
+    struct store_machine m = machine(M3, "M3", 5000);
+    m.revision_id = (char *)"rev-0";
+    CHECK(s->ops->machine_create(s, &m, &err) == STORE_OK);
+    char *rev1 = NULL, *def = NULL;
+    int first = -1;
+    CHECK(s->ops->machine_update(s, M3, "{\"v\":2}", NULL, 6000, &rev1, &err) == STORE_OK && rev1);
+    CHECK(s->ops->revision_get(s, M3, "rev-0", &def, &first, &err) == STORE_OK);
+    CHECK(def && strstr(def, "StartAt") && first == 1);
+    free(def);
+    CHECK(s->ops->revision_get(s, M3, rev1, &def, &first, &err) == STORE_OK);
+    CHECK(def && !strcmp(def, "{\"v\":2}") && first == 0);
+    free(def);
+    CHECK(s->ops->revision_get(s, M3, "nope", &def, NULL, &err) == STORE_NOT_FOUND && !def);
+    /* deleting the machine keeps its revisions (running executions need them) */
+    CHECK(s->ops->machine_delete(s, M3, &err) == STORE_OK);
+    CHECK(s->ops->revision_get(s, M3, rev1, &def, NULL, &err) == STORE_OK && def);
+    free(def);
+    free(rev1);
+    /* an execution keeps the revision it runs */
+    struct store_exec x = {.arn = (char *)XARN("rv"), .machine_arn = (char *)M1, .name = (char *)"rv",
+                           .status = (char *)"RUNNING", .input = (char *)"{}", .start_ns = 1,
+                           .revision_id = (char *)"rev-0"};
+    CHECK(s->ops->exec_create(s, &x, &err) == STORE_OK);
+    struct store_exec got;
+    CHECK(s->ops->exec_get(s, XARN("rv"), &got, &err) == STORE_OK);
+    CHECK(got.revision_id && !strcmp(got.revision_id, "rev-0"));
+    store_exec_clear(&got);
+    /* timer_clear disarms every timer of one execution only */
+    CHECK(s->ops->timer_arm(s, XARN("rv"), 1, 10, &err) == STORE_OK);
+    CHECK(s->ops->timer_arm(s, XARN("rv"), 2, 11, &err) == STORE_OK);
+    CHECK(s->ops->timer_arm(s, XARN("e4"), 9, 12, &err) == STORE_OK);
+    CHECK(s->ops->timer_clear(s, XARN("rv"), &err) == STORE_OK);
+    struct store_timer_list t;
+    CHECK(s->ops->timer_due(s, 13, 0, &t, &err) == STORE_OK);
+    int rv = 0, e4 = 0;
+    for (size_t i = 0; i < t.n; i++) {
+        rv += !strcmp(t.items[i].exec_arn, XARN("rv"));
+        e4 += !strcmp(t.items[i].exec_arn, XARN("e4")) && t.items[i].timer_id == 9;
+    }
+    CHECK(rv == 0 && e4 == 1);
+    store_timer_list_free(&t);
+    CHECK(s->ops->timer_cancel(s, XARN("e4"), 9, &err) == STORE_OK);
+}
+
+/* Events appended as text (the engine's form): large batches are stored
+ * compressed and read back byte for byte, pages cut inside batches. */
+static void test_history_text(store *s)
+{
+    val_err err = {0};
+    CHECK(new_exec(s, XARN("ht"), "ht", "RUNNING", 80) == STORE_OK);
+    val_buf b = {0};
+    for (int i = 1; i <= 300; i++)
+        val_buf_printf(&b, "{\"id\":%d,\"input\":\"{\\\"payload\\\":\\\"%0*d\\\"}\"}\n", i, 40 + i % 7, i);
+    size_t first_len = b.len;
+    CHECK(s->ops->history_append_text(s, XARN("ht"), 1, 300, b.p, b.len, &err) == STORE_OK);
+    /* a small batch (stored as it is) after the big one */
+    const char *small = "{\"id\":301}\n{\"id\":302}\n";
+    CHECK(s->ops->history_append_text(s, XARN("ht"), 301, 2, small, strlen(small), &err) == STORE_OK);
+    /* refused: ids already stored, a count that does not match, no final newline */
+    CHECK(s->ops->history_append_text(s, XARN("ht"), 302, 1, "{\"id\":302}\n", 11, &err) == STORE_ERROR);
+    val_err_clear(&err);
+    CHECK(s->ops->history_append_text(s, XARN("ht"), 303, 2, "{\"id\":303}\n", 11, &err) == STORE_ERROR);
+    val_err_clear(&err);
+    CHECK(s->ops->history_append_text(s, XARN("ht"), 303, 1, "{\"id\":303}", 10, &err) == STORE_ERROR);
+    val_err_clear(&err);
+    int64_t count = 0;
+    CHECK(s->ops->history_count(s, XARN("ht"), &count, &err) == STORE_OK && count == 302);
+    /* read everything back in pages of 7, forward and reverse, and compare */
+    val_buf back = {0};
+    int64_t after = 0, expect = 1;
+    int ok = 1, more = 1;
+    while (more) {
+        struct store_event_list l;
+        if (s->ops->history_page(s, XARN("ht"), after, 7, 0, &l, &err) != STORE_OK) {
+            ok = 0;
+            break;
+        }
+        for (size_t i = 0; i < l.n; i++) {
+            ok &= l.items[i].id == expect++;
+            if (l.items[i].id <= 300) {
+                val_buf_puts(&back, l.items[i].json);
+                val_buf_putc(&back, '\n');
+            }
+        }
+        more = l.more;
+        after = l.n ? l.items[l.n - 1].id : after;
+        store_event_list_free(&l);
+    }
+    CHECK(ok && expect == 303);
+    CHECK(back.len == first_len && memcmp(back.p, b.p, first_len) == 0);
+    int64_t before = 0;
+    expect = 302;
+    more = 1;
+    ok = 1;
+    while (more) {
+        struct store_event_list l;
+        if (s->ops->history_page(s, XARN("ht"), before, 50, 1, &l, &err) != STORE_OK) {
+            ok = 0;
+            break;
+        }
+        for (size_t i = 0; i < l.n; i++)
+            ok &= l.items[i].id == expect--;
+        more = l.more;
+        before = l.n ? l.items[l.n - 1].id : before;
+        store_event_list_free(&l);
+    }
+    CHECK(ok && expect == 0);
+    val_buf_free(&b);
+    val_buf_free(&back);
+}
+
 static void run_all(store *s)
 {
     test_machines(s);
@@ -361,6 +478,65 @@ static void run_all(store *s)
     test_history(s);
     test_timers_tokens(s);
     test_transactions(s);
+    test_revisions(s);
+    test_history_text(s);
+}
+
+static int db_version(const char *path);
+static void db_exec(const char *path, const char *sql);
+
+/* A database written by the first release (schema version 1), made here
+ * with that release's own DDL, is brought forward with its data: history
+ * readable, the machine's definition its first revision. */
+static void test_migrate_v1(const char *path)
+{
+    db_exec(path,
+            "CREATE TABLE schema_version(version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL);"
+            "INSERT INTO schema_version VALUES(1, 'then');"
+            "CREATE TABLE machines(id INTEGER PRIMARY KEY, arn TEXT NOT NULL UNIQUE, name TEXT NOT NULL,"
+            " definition TEXT NOT NULL, type TEXT NOT NULL, role_arn TEXT, created_ns INTEGER NOT NULL,"
+            " updated_ns INTEGER NOT NULL, revision_id TEXT NOT NULL);"
+            "CREATE TABLE executions(id INTEGER PRIMARY KEY, arn TEXT NOT NULL UNIQUE, machine_arn TEXT NOT NULL,"
+            " name TEXT NOT NULL, status TEXT NOT NULL, input TEXT NOT NULL, output TEXT, error TEXT,"
+            " cause TEXT, start_ns INTEGER NOT NULL, stop_ns INTEGER NOT NULL DEFAULT 0, snapshot TEXT);"
+            "CREATE INDEX executions_by_machine ON executions(machine_arn, id);"
+            "CREATE INDEX executions_running ON executions(id) WHERE status='RUNNING';"
+            "CREATE TABLE history(exec_id INTEGER NOT NULL, id INTEGER NOT NULL, event TEXT NOT NULL,"
+            " PRIMARY KEY(exec_id, id)) WITHOUT ROWID;"
+            "CREATE TABLE timers(exec_arn TEXT NOT NULL, timer_id INTEGER NOT NULL, due_ns INTEGER NOT NULL,"
+            " PRIMARY KEY(exec_arn, timer_id)) WITHOUT ROWID;"
+            "CREATE INDEX timers_by_due ON timers(due_ns);"
+            "CREATE TABLE tokens(token TEXT PRIMARY KEY, exec_arn TEXT NOT NULL, task_id INTEGER NOT NULL)"
+            " WITHOUT ROWID;"
+            "INSERT INTO machines VALUES(1,'" M1 "','M1','{\"old\":1}','STANDARD',NULL,5,5,'r1');"
+            "INSERT INTO executions(id,arn,machine_arn,name,status,input,start_ns) "
+            " VALUES(7,'" XARN("old") "','" M1 "','old','SUCCEEDED','{}',6);"
+            "INSERT INTO history VALUES(7,1,'{\"id\":1}'),(7,2,'{\"id\":2}'),(7,3,'{\"id\":3}');");
+    val_err err = {0};
+    store *s = store_sqlite_open(path, &err);
+    CHECK_MSG(s != NULL, "%s", err.cause ? err.cause : "?");
+    if (!s)
+        return;
+    CHECK(store_sqlite_schema_version(s) == STORE_SCHEMA_VERSION);
+    struct store_event_list l;
+    CHECK(s->ops->history_page(s, XARN("old"), 1, 0, 0, &l, &err) == STORE_OK);
+    CHECK(l.n == 2 && l.items[0].id == 2 && !strcmp(l.items[1].json, "{\"id\":3}"));
+    store_event_list_free(&l);
+    char *def = NULL;
+    int first = 0;
+    CHECK(s->ops->revision_get(s, M1, "r1", &def, &first, &err) == STORE_OK);
+    CHECK(def && !strcmp(def, "{\"old\":1}") && first == 1);
+    free(def);
+    struct store_exec x;
+    CHECK(s->ops->exec_get(s, XARN("old"), &x, &err) == STORE_OK && x.revision_id == NULL);
+    store_exec_clear(&x);
+    /* and it goes on working: new events after the migrated ones */
+    struct store_event e = {4, (char *)"{\"id\":4}"};
+    CHECK(s->ops->history_append(s, XARN("old"), &e, 1, &err) == STORE_OK);
+    int64_t n = 0;
+    CHECK(s->ops->history_count(s, XARN("old"), &n, &err) == STORE_OK && n == 4);
+    store_close(s);
+    CHECK(db_version(path) == STORE_SCHEMA_VERSION);
 }
 
 static int db_version(const char *path)
@@ -495,6 +671,10 @@ int main(void)
     s = store_sqlite_open("", &err);
     CHECK(s == NULL && err.cause);
     val_err_clear(&err);
+
+    char v1[256];
+    snprintf(v1, sizeof v1, "%s/v1.db", dir);
+    test_migrate_v1(v1);
 
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
