@@ -167,7 +167,9 @@ static json_t *date(int64_t ns) { return json_real((double)(ns / 1000000) / 1000
 
 static void fail_err(http_response *resp, val_err *err)
 {
-    if (err->kind == VAL_ERR_STORE || !err->name || strcmp(err->name, "StoreError") == 0)
+    if (err->name && strcmp(err->name, "ServiceUnavailable") == 0)
+        http_aws_error(resp, 503, err->name, "%s", err->cause ? err->cause : "");
+    else if (err->kind == VAL_ERR_STORE || !err->name || strcmp(err->name, "StoreError") == 0)
         http_aws_error(resp, 500, "InternalServerError", "%s", err->cause ? err->cause : "internal error");
     else
         http_aws_error(resp, 400, err->name, "%s", err->cause ? err->cause : "");
@@ -375,7 +377,27 @@ static const char *input_m(struct rq *r)
     return in;
 }
 
-static void op_start(sched *s, struct rq *r)
+static void start_answer(http_response *resp, const struct store_exec *x)
+{
+    json_t *o = json_pack("{s:s,s:o}", "executionArn", x->arn, "startDate", date(x->start_ns));
+    http_resp_json(resp, 200, o);
+    json_decref(o);
+}
+
+static void started(void *ud, const struct store_exec *x, const val_err *err)
+{
+    http_response resp = {.status = 200};
+    if (x) {
+        start_answer(&resp, x);
+    } else {
+        val_err e = {0};
+        val_err_setc(&e, err->kind, err->name, err->cause);
+        fail_err(&resp, &e);
+    }
+    http_defer_finish(ud, &resp);
+}
+
+static void op_start(sched *s, struct rq *r, const http_request *req)
 {
     const char *arn = arn_m(r, "stateMachineArn", "stateMachine", 1);
     const char *name = name_m(r, "name", 0);
@@ -385,10 +407,20 @@ static void op_start(sched *s, struct rq *r)
         return;
     struct store_exec x;
     val_err err = {0};
-    if (sched_exec_start(s, arn, name, input, NULL, NULL, &x, &err) < 0)
-        return fail_err(r->resp, &err);
-    answer(r->resp, json_pack("{s:s,s:o}", "executionArn", x.arn, "startDate", date(x.start_ns)));
+    http_defer *d = http_defer_begin(req);
+    int rc = sched_exec_start(s, arn, name, input, d ? started : NULL, NULL, d, &x, &err);
+    if (rc == 1)
+        return; /* answered at the group commit that stores it */
+    http_response resp = {.status = 200};
+    if (rc < 0)
+        fail_err(&resp, &err);
+    else
+        start_answer(&resp, &x);
     store_exec_clear(&x);
+    if (d)
+        http_defer_finish(d, &resp);
+    else
+        *r->resp = resp;
 }
 
 /* DescribeExecution's members for a row (StartSyncExecution's too). */
@@ -456,9 +488,14 @@ static void op_start_sync(sched *s, struct rq *r, const http_request *req)
         return http_aws_error(r->resp, 500, "InternalServerError", "out of memory");
     /* defer first: the execution may end before sched_exec_start returns */
     w->d = http_defer_begin(req);
+    if (!w->d) {
+        free(w);
+        return http_aws_error(r->resp, 400, "ValidationException",
+                              "StartSyncExecution needs a connection to answer on");
+    }
     struct store_exec x;
     val_err err = {0};
-    if (sched_exec_start(s, arn, name, input, sync_done, w, &x, &err) < 0) {
+    if (sched_exec_start(s, arn, name, input, NULL, sync_done, w, &x, &err) < 0) {
         http_response resp = {.status = 200};
         fail_err(&resp, &err);
         http_defer_finish(w->d, &resp);
@@ -746,7 +783,7 @@ void api_sfn_handle(void *ud, const http_request *req, const char *op, json_t *b
     else if (strcmp(op, "ValidateStateMachineDefinition") == 0)
         op_validate(s, &r);
     else if (strcmp(op, "StartExecution") == 0)
-        op_start(s, &r);
+        op_start(s, &r, req);
     else if (strcmp(op, "StartSyncExecution") == 0)
         op_start_sync(s, &r, req);
     else if (strcmp(op, "DescribeExecution") == 0)

@@ -82,7 +82,9 @@ void http_aws_error(http_response *resp, int status, const char *type, const cha
  * the connection is parked without a thread, and the answer is given
  * later, from any thread, with http_defer_finish, which takes what resp
  * holds (and zeroes it). Every deferred request must be finished exactly
- * once, before http_stop. */
+ * once, before http_stop. http_defer_begin returns NULL for a request that
+ * did not come through a server (handlers called directly by tests): the
+ * handler must then answer at once. */
 typedef struct http_defer http_defer;
 http_defer *http_defer_begin(const http_request *req);
 void http_defer_finish(http_defer *d, http_response *resp);

@@ -12,9 +12,12 @@
 #include <string.h>
 #include <pthread.h>
 #include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
 
 struct http_server {
     struct MHD_Daemon *d;
+    int deferred; /* deferred requests not completed yet (atomic) */
     int port;
     size_t max_body;
     struct http_service *services; /* prefixes owned */
@@ -39,6 +42,7 @@ struct req_state {
     int json10;    /* the route's content type is JSON 1.0 */
     http_response dresp;
     struct MHD_Connection *conn;
+    struct http_server *srv;
     pthread_mutex_t mu; /* deferred answers: finished/dresp cross threads */
     size_t seen;   /* body bytes received, kept or not */
     val_buf body;
@@ -46,7 +50,6 @@ struct req_state {
 
 static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
 {
-    (void)cls;
     (void)c;
     struct req_state *r = calloc(1, sizeof *r);
     if (!r)
@@ -68,6 +71,7 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
     }
     http_uuid(r->id);
     r->conn = c;
+    r->srv = cls;
     pthread_mutex_init(&r->mu, NULL);
     return r;
 }
@@ -81,6 +85,8 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     struct req_state *r = *con_cls;
     if (!r)
         return;
+    if (r->deferred)
+        __atomic_sub_fetch(&r->srv->deferred, 1, __ATOMIC_SEQ_CST);
     val_buf_free(&r->body);
     http_resp_clear(&r->dresp);
     pthread_mutex_destroy(&r->mu);
@@ -146,7 +152,10 @@ static enum MHD_Result send_resp(struct MHD_Connection *c, struct req_state *r, 
 http_defer *http_defer_begin(const http_request *req)
 {
     struct req_state *r = req->state;
+    if (!r)
+        return NULL; /* not a request of this server (a handler's test): answer at once */
     r->deferred = 1;
+    __atomic_add_fetch(&r->srv->deferred, 1, __ATOMIC_SEQ_CST);
     return (http_defer *)r;
 }
 
@@ -387,7 +396,7 @@ http_server *http_start_opts(const char *host, int port, const struct http_route
         return NULL;
     }
 
-    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME;
+    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC;
     if (ai->ai_family == AF_INET6)
         flags |= MHD_USE_IPv6;
     struct MHD_OptionItem items[] = {
@@ -429,7 +438,18 @@ void http_stop(http_server *srv)
 {
     if (!srv)
         return;
-    if (srv->d)
+    if (srv->d) {
+        /* No new connections; answers already given to deferred requests
+         * (shutdown errors included) get up to 3 s to go out before every
+         * connection is closed. */
+        MHD_socket lsock = MHD_quiesce_daemon(srv->d);
+        for (int i = 0; i < 300 && __atomic_load_n(&srv->deferred, __ATOMIC_SEQ_CST) > 0; i++) {
+            struct timespec ts = {0, 10 * 1000 * 1000};
+            nanosleep(&ts, NULL);
+        }
         MHD_stop_daemon(srv->d);
+        if (lsock != MHD_INVALID_SOCKET)
+            close(lsock); /* ours after a quiesce, closed once the threads are gone */
+    }
     server_free(srv);
 }

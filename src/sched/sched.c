@@ -146,6 +146,12 @@ static void mach_unref_v(void *m) { mach_unref(m); }
 
 /* ------------------------------------------------------------ executions */
 
+/* A StartExecution waiting for the commit of its execution's row. */
+struct waiter {
+    sched_started_fn fn;
+    void *ud;
+};
+
 /* An event waiting for its execution's next turn. */
 struct sev {
     int kind;
@@ -178,6 +184,10 @@ struct sx {
     struct sx *lru_prev, *lru_next; /* loaded and idle: eviction order */
     int in_lru;
     int busy;       /* a turn is stepping it with the lock let go */
+    int pending_row; /* STANDARD, accepted but its row not committed yet */
+    int64_t stop_ns; /* when it ended (finished ones) */
+    struct waiter *waiters; /* StartExecution answers waiting for that commit */
+    size_t n_waiters;
 };
 
 struct heap_ent {
@@ -304,6 +314,7 @@ static void sx_unref(sched *s, struct sx *x)
     for (size_t i = 0; i < x->n_ev; i++)
         sev_clear(&x->ev[i]);
     free(x->ev);
+    free(x->waiters);
     mach_unref(x->mach);
     free(x->arn);
     free(x->name);
@@ -323,6 +334,26 @@ static struct sx *sx_new(sched *s, const char *arn, const char *name, struct mac
     x->seed = next_seed(s);
     htab_put(&s->execs, arn, x);
     return x;
+}
+
+static void add_waiter(struct sx *x, sched_started_fn fn, void *ud)
+{
+    struct waiter *w = realloc(x->waiters, (x->n_waiters + 1) * sizeof *w);
+    if (!w)
+        abort();
+    x->waiters = w;
+    x->waiters[x->n_waiters++] = (struct waiter){fn, ud};
+}
+
+/* Answers the StartExecutions waiting on x: accepted (err NULL) or not. */
+static void answer_waiters(struct sx *x, const val_err *err)
+{
+    struct store_exec row = {.arn = x->arn, .name = x->name, .start_ns = x->start_ns};
+    for (size_t i = 0; i < x->n_waiters; i++)
+        x->waiters[i].fn(x->waiters[i].ud, err ? NULL : &row, err);
+    free(x->waiters);
+    x->waiters = NULL;
+    x->n_waiters = 0;
 }
 
 static void enqueue(sched *s, struct sx *x)
@@ -734,9 +765,29 @@ static int write_work(sched *s, struct work *w, struct turn *t, val_err *err)
             if (r == STORE_EXISTS)
                 r = STORE_OK;
         }
+        /* its task tokens, so that callbacks find it */
+        for (size_t i = 0; r == STORE_OK && i < t->n_fx; i++)
+            if (t->fx[i].sx == x && t->fx[i].kind == ENG_EFF_INVOKE && t->fx[i].token) {
+                r = st->ops->token_put(st, t->fx[i].token, x->arn, t->fx[i].id, err);
+                if (r == STORE_EXISTS)
+                    r = STORE_OK;
+            }
         return r;
     }
-    if (w->hn)
+    if (x->pending_row) {
+        /* accepted in this turn: its row joins the same transaction */
+        struct store_exec nrow = {.arn = x->arn,
+                                  .machine_arn = x->mach->arn,
+                                  .name = x->name,
+                                  .status = "RUNNING",
+                                  .input = x->input ? x->input : (char *)"{}",
+                                  .start_ns = x->start_ns,
+                                  .revision_id = x->mach->rev};
+        r = st->ops->exec_create(st, &nrow, err);
+        if (r == STORE_EXISTS)
+            err_set(err, VAL_ERR_STORE, "StoreError", "execution %s is already stored", x->arn);
+    }
+    if (r == STORE_OK && w->hn)
         r = st->ops->history_append_text(st, x->arn, w->hfirst, (size_t)w->hn, w->htext, w->hlen, err);
     if (r == STORE_OK && w->moved) { /* a recovered execution that did not move keeps its row */
         row.snapshot = w->snapshot;
@@ -812,6 +863,7 @@ static void dispatch(sched *s, struct fx *f, int64_t now)
 static void finish_sx(sched *s, struct work *w)
 {
     struct sx *x = w->x;
+    x->stop_ns = eng_now(x->x);
     if (x->done) {
         struct store_exec row = {0};
         result_row(w, &row);
@@ -832,7 +884,7 @@ static void finish_sx(sched *s, struct work *w)
  * releases): step them, commit, run the effects. Called and returning with
  * the lock held; the lock is let go while the engines step, so that the
  * API keeps answering (executions of this turn are busy meanwhile). */
-static void turn(sched *s, struct sx **list, size_t n)
+static int turn(sched *s, struct sx **list, size_t n)
 {
     struct turn t = {0};
     int64_t now = sched_now();
@@ -887,11 +939,10 @@ static void turn(sched *s, struct sx **list, size_t n)
         w->ev = NULL;
         if (w->moved && (!w->x->express || w->status != ENG_RUNNING))
             durable = 1;
-        if (!w->x->express && w->x->input) {
-            free(w->x->input); /* started: a STANDARD input lives in the store */
-            w->x->input = NULL;
-        }
     }
+    for (size_t i = 0; i < t.n_fx; i++)
+        if (t.fx[i].token)
+            durable = 1; /* an EXPRESS execution's task token */
     if (durable) {
         ok = s->st->ops->begin(s->st, &err) == STORE_OK;
         for (size_t i = 0; ok && i < t.n_w; i++)
@@ -910,21 +961,56 @@ static void turn(sched *s, struct sx **list, size_t n)
     if (!ok) {
         /* Nothing of this turn was kept: forget the engine states and redo
          * from the last committed snapshots (their outstanding effects are
-         * issued again). */
+         * issued again). Executions accepted in this turn were not: their
+         * StartExecutions get the error. */
         notice(s, "commit failed, retrying from the last committed state: %s", err.cause ? err.cause : "");
+        val_err refused = {0};
+        err_set(&refused, VAL_ERR_STORE, "StoreError", "the execution could not be stored: %s",
+                err.cause ? err.cause : "commit failed");
         val_err_clear(&err);
         for (size_t i = 0; i < t.n_w; i++) {
-            struct sx *x = t.w[i].x;
-            if (x->express)
+            struct work *w = &t.w[i];
+            struct sx *x = w->x;
+            if (x->pending_row) {
+                answer_waiters(x, &refused);
+                x->pending_row = 0;
+                x->finished = 1;
+                htab_del(&s->execs, x->arn);
+                sx_unload(s, x);
+                sx_unref(s, x);
                 continue;
+            }
+            if (x->express)
+                continue; /* in memory: it goes on below, only its record is lost */
             sx_unload(s, x);
-            x->recover = 1;
+            if (w->fresh)
+                x->fresh = 1; /* never stored a snapshot: start it again (input kept) */
+            else
+                x->recover = 1;
             enqueue(s, x);
         }
-    } else {
+        val_err_clear(&refused);
+    }
+    {
+        /* committed (or nothing to commit): answer, run the effects, end
+         * what ended. EXPRESS executions go on even when their commit
+         * failed: they live in memory. */
+        for (size_t i = 0; ok && i < t.n_w; i++) {
+            struct sx *x = t.w[i].x;
+            if (x->pending_row) {
+                x->pending_row = 0;
+                answer_waiters(x, NULL);
+            }
+            if (!x->express && x->input) {
+                free(x->input); /* started: a STANDARD input lives in the store */
+                x->input = NULL;
+            }
+        }
         for (size_t i = 0; i < t.n_fx; i++) {
             struct fx *f = &t.fx[i];
             if (f->sx->finished || !f->sx->x || eng_status(f->sx->x) != ENG_RUNNING)
+                continue;
+            if (!ok && !f->sx->express)
                 continue;
             if (f->kind == ENG_EFF_TIMER)
                 heap_push(s, f->sx, f->id, f->due);
@@ -932,7 +1018,7 @@ static void turn(sched *s, struct sx **list, size_t n)
                 dispatch(s, f, now);
         }
         for (size_t i = 0; i < t.n_w; i++)
-            if (t.w[i].status != ENG_RUNNING)
+            if (t.w[i].status != ENG_RUNNING && (ok || t.w[i].x->express) && !t.w[i].x->finished)
                 finish_sx(s, &t.w[i]);
     }
     /* idle loaded executions join the eviction order */
@@ -949,15 +1035,16 @@ static void turn(sched *s, struct sx **list, size_t n)
         sx_unref(s, list[i]);
     turn_free(&t);
     s->stats.turns++;
+    return ok;
 }
 
 /* Runs one sx's queued events at once (API calls that must be committed
  * before they answer). */
-static void turn_one(sched *s, struct sx *x)
+static int turn_one(sched *s, struct sx *x)
 {
     x->refs++;
     struct sx *one[1] = {x};
-    turn(s, one, 1);
+    return turn(s, one, 1);
 }
 
 /* Waits until no turn is stepping x (its engine may then be read). */
@@ -979,7 +1066,9 @@ static void fire_timers(sched *s, int64_t now)
     }
 }
 
-#define TURN_MAX 8192
+/* Executions per turn: enough for group commit to pay, few enough that
+ * the histories a turn holds before its commit stay small. */
+#define TURN_MAX 256
 
 static void *loop(void *arg)
 {
@@ -1127,9 +1216,16 @@ void sched_stop(sched *s)
         s->running = 0;
     }
     pthread_mutex_lock(&s->mu);
+    val_err down = {0};
+    err_set(&down, VAL_ERR_VALIDATION, "ServiceUnavailable", "stepd is shutting down");
     for (size_t i = 0; i < s->execs.cap; i++)
-        for (struct hent *e = s->execs.b[i]; e; e = e->next)
-            cancel_sync(e->val);
+        for (struct hent *e = s->execs.b[i]; e; e = e->next) {
+            struct sx *x = e->val;
+            cancel_sync(x);
+            if (x->pending_row)
+                answer_waiters(x, &down); /* never stored: nothing to recover */
+        }
+    val_err_clear(&down);
     pthread_mutex_unlock(&s->mu);
 }
 
@@ -1275,7 +1371,8 @@ static void uuid4(sched *s, char out[37])
 }
 
 int sched_exec_start(sched *s, const char *machine_arn_, const char *name, const char *input,
-                     sched_done_fn sync_done, void *ud, struct store_exec *out, val_err *err)
+                     sched_started_fn started, sched_done_fn sync_done, void *ud, struct store_exec *out,
+                     val_err *err)
 {
     memset(out, 0, sizeof *out);
     if (!input)
@@ -1291,7 +1388,7 @@ int sched_exec_start(sched *s, const char *machine_arn_, const char *name, const
     json_decref(in);
     pthread_mutex_lock(&s->mu);
     int rc = -1;
-    if (sync_done && s->stopping) {
+    if ((sync_done || started) && s->stopping) {
         err_set(err, VAL_ERR_VALIDATION, "ServiceUnavailable", "stepd is shutting down");
         goto out;
     }
@@ -1317,33 +1414,54 @@ int sched_exec_start(sched *s, const char *machine_arn_, const char *name, const
         abort();
     int64_t now = sched_now();
     if (!m->express) {
-        struct store_exec row = {.arn = arn,
-                                 .machine_arn = m->arn,
-                                 .name = (char *)name,
-                                 .status = "RUNNING",
-                                 .input = (char *)input,
-                                 .start_ns = now,
-                                 .revision_id = m->rev};
-        int r = s->st->ops->exec_create(s->st, &row, err);
-        if (r == STORE_EXISTS) {
-            struct store_exec old = {0};
-            r = s->st->ops->exec_get(s->st, arn, &old, err);
-            if (r == STORE_OK && strcmp(old.status, "RUNNING") == 0 && strcmp(old.input, input) == 0) {
-                out->arn = old.arn;
-                out->name = old.name;
-                out->start_ns = old.start_ns;
-                old.arn = old.name = NULL;
-                rc = 0;
-            } else if (r == STORE_OK) {
+        /* AWS: the same name and input while the first is RUNNING is the
+         * first; any other reuse of a name is ExecutionAlreadyExists */
+        struct sx *old = htab_get(&s->execs, arn);
+        if (old && old->pending_row) {
+            if (strcmp(old->input, input) != 0) {
+                err_set(err, VAL_ERR_VALIDATION, "ExecutionAlreadyExists", "Execution Already Exists: '%s'", arn);
+            } else if (started) {
+                add_waiter(old, started, ud); /* answered with the first, at its commit */
+                rc = 1;
+            } else {
                 err_set(err, VAL_ERR_VALIDATION, "ExecutionAlreadyExists", "Execution Already Exists: '%s'", arn);
             }
-            store_exec_clear(&old);
             free(arn);
             goto out;
         }
-        if (r != STORE_OK) {
+        struct store_exec row = {0};
+        int r = s->st->ops->exec_get(s->st, arn, &row, err);
+        if (r == STORE_OK) {
+            if (strcmp(row.status, "RUNNING") == 0 && strcmp(row.input, input) == 0) {
+                out->arn = row.arn;
+                out->name = row.name;
+                out->start_ns = row.start_ns;
+                row.arn = row.name = NULL;
+                rc = 0;
+            } else {
+                err_set(err, VAL_ERR_VALIDATION, "ExecutionAlreadyExists", "Execution Already Exists: '%s'", arn);
+            }
+            store_exec_clear(&row);
             free(arn);
             goto out;
+        }
+        if (r != STORE_NOT_FOUND) {
+            free(arn);
+            goto out;
+        }
+        if (!started) {
+            /* no one to answer later: store the row now, on its own */
+            struct store_exec nrow = {.arn = arn,
+                                      .machine_arn = m->arn,
+                                      .name = (char *)name,
+                                      .status = "RUNNING",
+                                      .input = (char *)input,
+                                      .start_ns = now,
+                                      .revision_id = m->rev};
+            if (s->st->ops->exec_create(s->st, &nrow, err) != STORE_OK) {
+                free(arn);
+                goto out;
+            }
         }
     }
     struct sx *x = sx_new(s, arn, name, m);
@@ -1352,11 +1470,19 @@ int sched_exec_start(sched *s, const char *machine_arn_, const char *name, const
     x->start_ns = now;
     x->done = sync_done;
     x->done_ud = ud;
+    if (!m->express && started) {
+        x->pending_row = 1; /* the loop's next commit stores it, then answers */
+        add_waiter(x, started, ud);
+        rc = 1;
+    } else {
+        out->arn = arn;
+        out->name = strdup(name);
+        out->start_ns = now;
+        rc = 0;
+    }
     enqueue(s, x);
-    out->arn = arn;
-    out->name = strdup(name);
-    out->start_ns = now;
-    rc = 0;
+    if (rc == 1)
+        free(arn);
 out:
     pthread_mutex_unlock(&s->mu);
     return rc;
@@ -1371,13 +1497,15 @@ int sched_exec_stop(sched *s, const char *arn, const char *error, const char *ca
     if (x) {
         x->refs++;
         wait_idle(s, x);
-        int64_t now = sched_now();
         if (!x->finished) {
-            push_event(s, x, ENG_EV_STOP, 0, now, NULL, error, cause);
-            turn_one(s, x);
+            push_event(s, x, ENG_EV_STOP, 0, sched_now(), NULL, error, cause);
+            if (!turn_one(s, x)) {
+                err_set(err, VAL_ERR_STORE, "StoreError", "the stop could not be stored; try again");
+                rc = -1;
+            }
         }
+        *stop_ns = x->stop_ns;
         sx_unref(s, x);
-        *stop_ns = now;
     } else {
         struct store_exec row = {0};
         int r = s->st->ops->exec_get(s->st, arn, &row, err);
@@ -1423,8 +1551,12 @@ int sched_task_callback(sched *s, const char *token, int kind, const char *outpu
         x->refs++;
         wait_idle(s, x);
     }
-    if (!x || x->finished || sx_load(s, x) < 0 || !eng_task_pending(x->x, task_id)) {
-        err_set(err, VAL_ERR_VALIDATION, "TaskTimedOut", "Task Timed Out: 'Provided task does not exist anymore'");
+    int loaded = x && !x->finished ? sx_load(s, x) : 0;
+    if (loaded < 0)
+        err_set(err, VAL_ERR_STORE, "StoreError", "the execution %s could not be restored", exec_arn);
+    if (!x || x->finished || loaded < 0 || !eng_task_pending(x->x, task_id)) {
+        if (loaded == 0)
+            err_set(err, VAL_ERR_VALIDATION, "TaskTimedOut", "Task Timed Out: 'Provided task does not exist anymore'");
         if (x) {
             if (x->x && !x->finished && !x->queued && !x->express)
                 lru_push(s, x); /* loaded to look: evictable again */
@@ -1437,9 +1569,11 @@ int sched_task_callback(sched *s, const char *token, int kind, const char *outpu
              : kind == SCHED_TASK_FAILURE ? ENG_EV_TASK_FAILED
                                           : ENG_EV_HEARTBEAT;
     push_event(s, x, ev, task_id, now, out, error, cause);
-    turn_one(s, x);
+    if (turn_one(s, x))
+        rc = 0;
+    else
+        err_set(err, VAL_ERR_STORE, "StoreError", "the callback could not be stored; try again");
     sx_unref(s, x);
-    rc = 0;
 out:
     free(exec_arn);
     json_decref(out);

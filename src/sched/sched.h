@@ -90,16 +90,30 @@ int sched_machine_delete(sched *s, const char *arn, val_err *err);
  * is NULL when the server stops first. */
 typedef void (*sched_done_fn)(void *ud, const struct store_exec *x);
 
+/* Called once when a STANDARD StartExecution is accepted: its row has been
+ * committed, with the first steps of its execution, in the loop's group
+ * commit. x holds arn, name and start_ns; x is NULL and err set when it
+ * could not be stored (or the server stops first). Called under the
+ * scheduler's lock (do not call back into sched). */
+typedef void (*sched_started_fn)(void *ud, const struct store_exec *x, const val_err *err);
+
 /* Starts an execution of the machine at machine_arn. name NULL draws a
  * UUID; input NULL is "{}" (it must be JSON text: else
- * InvalidExecutionInput). STANDARD: the execution's row is committed
- * before this returns; a repeated name with the same input while the
- * first is RUNNING returns the first (AWS's idempotency), otherwise
- * ExecutionAlreadyExists. EXPRESS: in memory.
+ * InvalidExecutionInput). A repeated name with the same input while the
+ * first is RUNNING is the first (AWS's idempotency), any other reuse
+ * ExecutionAlreadyExists.
+ *
+ * Returns -1 with err set; 0 when *out (arn, name, start_ns; free with
+ * store_exec_clear) is the answer now; 1 when the answer comes later
+ * through started (STANDARD with started non-NULL: the row is committed by
+ * the loop's next group commit). With started NULL a STANDARD row is
+ * committed on its own before this returns (0).
+ *
  * sync_done non-NULL (StartSyncExecution, EXPRESS only) is called when the
- * execution ends. *out gets arn, name and start_ns (store_exec_clear). */
+ * execution ends. */
 int sched_exec_start(sched *s, const char *machine_arn, const char *name, const char *input,
-                     sched_done_fn sync_done, void *ud, struct store_exec *out, val_err *err);
+                     sched_started_fn started, sched_done_fn sync_done, void *ud, struct store_exec *out,
+                     val_err *err);
 
 /* Stops a RUNNING execution (status ABORTED) and commits before
  * returning; *stop_ns gets its stop time. An execution that has already

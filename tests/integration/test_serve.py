@@ -1,0 +1,101 @@
+"""test_serve — the server's own promises beyond the API shapes: shutdown
+answers the calls it parks, an answer is only given for what was
+committed, and a restart carries running executions on."""
+import json
+import sqlite3
+import threading
+import time
+
+from harness import Server, call, raw, wait_done
+
+ROLE = "arn:aws:iam::123456789012:role/r"
+CALLBACK = {"StartAt": "T", "States": {"T": {
+    "Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
+    "Parameters": {"QueueUrl": "q", "MessageBody": {"token.$": "$$.Task.Token"}}, "End": True}}}
+
+
+def token_of(srv, arn):
+    for _ in range(200):
+        for ev in call(srv, "GetExecutionHistory", {"executionArn": arn})["events"]:
+            if ev["type"] == "TaskScheduled":
+                params = json.loads(ev["taskScheduledEventDetails"]["parameters"])
+                return params["MessageBody"]["token"]
+        time.sleep(0.01)
+    raise AssertionError("no TaskScheduled event for %s" % arn)
+
+
+def test_shutdown_answers_waiting_sync_calls(ctx):
+    """SIGTERM while StartSyncExecution calls wait: each gets a 503 in AWS's
+    error shape, none a dropped connection, and the server exits 0."""
+    srv = Server(ctx.stepd).start()
+    try:
+        d = {"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 30, "End": True}}}
+        m = call(srv, "CreateStateMachine", {"name": "slow", "definition": json.dumps(d),
+                                             "roleArn": ROLE, "type": "EXPRESS"})["stateMachineArn"]
+        got = []
+
+        def waiter():
+            try:
+                status, body, _ = raw(srv, "StartSyncExecution", {"stateMachineArn": m})
+                got.append((status, body.get("__type") if isinstance(body, dict) else body))
+            except Exception as e:  # a dropped connection is the failure we look for
+                got.append(repr(e))
+
+        threads = [threading.Thread(target=waiter) for _ in range(4)]
+        for t in threads:
+            t.start()
+        time.sleep(0.5)
+        assert srv.stop() == 0
+        for t in threads:
+            t.join(10)
+        assert got == [(503, "ServiceUnavailable")] * 4, got
+    finally:
+        srv.kill()
+
+
+def test_callback_is_answered_only_once_committed(ctx):
+    """While another process holds the database's write lock past the busy
+    timeout, SendTaskSuccess cannot be stored: it gets a 500, not a 200,
+    and the task still waits; once the lock is gone the same callback
+    goes through and the execution ends with its output."""
+    with Server(ctx.stepd) as srv:
+        m = call(srv, "CreateStateMachine", {"name": "cb", "definition": json.dumps(CALLBACK),
+                                             "roleArn": ROLE})["stateMachineArn"]
+        arn = call(srv, "StartExecution", {"stateMachineArn": m, "name": "e"})["executionArn"]
+        token = token_of(srv, arn)
+        db = sqlite3.connect(srv.store, timeout=30, isolation_level=None)
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            status, body, _ = raw(srv, "SendTaskSuccess", {"taskToken": token, "output": '{"ok":1}'})
+        finally:
+            db.execute("ROLLBACK")
+            db.close()
+        assert status == 500, (status, body)
+        assert call(srv, "DescribeExecution", {"executionArn": arn})["status"] == "RUNNING"
+        call(srv, "SendTaskSuccess", {"taskToken": token, "output": '{"ok":1}'})
+        d = wait_done(srv, arn)
+        assert d["status"] == "SUCCEEDED" and json.loads(d["output"]) == {"ok": 1}, d
+
+
+def test_restart_continues_waiting_execution(ctx):
+    """A callback task and a Wait survive a clean restart: the token still
+    works and the Wait still ends at its time."""
+    srv = Server(ctx.stepd).start()
+    try:
+        m = call(srv, "CreateStateMachine", {"name": "cb", "definition": json.dumps(CALLBACK),
+                                             "roleArn": ROLE})["stateMachineArn"]
+        w = {"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 1, "End": True}}}
+        mw = call(srv, "CreateStateMachine", {"name": "w", "definition": json.dumps(w),
+                                              "roleArn": ROLE})["stateMachineArn"]
+        a = call(srv, "StartExecution", {"stateMachineArn": m, "name": "a", "input": '{"x":1}'})["executionArn"]
+        b = call(srv, "StartExecution", {"stateMachineArn": mw, "name": "b"})["executionArn"]
+        token = token_of(srv, a)
+        assert srv.stop() == 0
+        srv.start()
+        call(srv, "SendTaskSuccess", {"taskToken": token, "output": '{"done":true}'})
+        assert json.loads(wait_done(srv, a)["output"]) == {"done": True}
+        d = wait_done(srv, b)
+        assert d["status"] == "SUCCEEDED" and d["stopDate"] - d["startDate"] >= 0.99, d
+        assert srv.stop() == 0
+    finally:
+        srv.kill()
