@@ -10,8 +10,27 @@
 
 /* ----------------------------------------------------------------- save */
 
-static json_t *str_or_null(const char *s) { return s ? json_string(s) : json_null(); }
-static json_t *ref_or_null(json_t *v) { return v ? json_incref(v) : json_null(); }
+
+/* Members equal to what restore assumes when they are absent (0, null,
+ * false, an empty array) are left out: a snapshot is written on every
+ * step of every STANDARD execution. */
+static void put_int(json_t *j, const char *k, json_int_t v)
+{
+    if (v)
+        val_obj_set_take(j, k, json_integer(v));
+}
+
+static void put_ref(json_t *j, const char *k, json_t *v)
+{
+    if (v && !json_is_null(v))
+        val_obj_set_take(j, k, json_incref(v));
+}
+
+static void put_str(json_t *j, const char *k, const char *v)
+{
+    if (v)
+        val_obj_set_take(j, k, json_string(v));
+}
 
 struct walk {
     struct frame **order;
@@ -42,46 +61,49 @@ static json_t *save_frame(struct frame *f, struct walk *w)
     walk_add(w, f);
     json_t *j = json_object();
     const struct asl_state *s = &f->m->states[f->state];
-    val_obj_set_take(j, "index", json_integer((json_int_t)f->index));
+    put_int(j, "index", (json_int_t)f->index);
     val_obj_set_take(j, "state", json_string(s->name));
-    val_obj_set_take(j, "phase", json_integer(f->phase));
-    val_obj_set_take(j, "raw", ref_or_null(f->raw));
-    val_obj_set_take(j, "raw_size", json_integer((json_int_t)f->raw_size));
-    val_obj_set_take(j, "eff", ref_or_null(f->eff));
-    val_obj_set_take(j, "task_in", ref_or_null(f->task_in));
-    val_obj_set_take(j, "vars", ref_or_null(f->vars));
-    val_obj_set_take(j, "entered_id", json_integer(f->entered_id));
-    val_obj_set_take(j, "entered_ns", json_integer(f->entered_ns));
-    val_obj_set_take(j, "last_id", json_integer(f->last_id));
-    json_t *rc = json_array();
-    for (size_t i = 0; f->retry_counts && i < s->n_retry; i++)
-        val_arr_append_take(rc, json_integer(f->retry_counts[i]));
-    val_obj_set_take(j, "retry_counts", rc);
-    val_obj_set_take(j, "retry_total", json_integer(f->retry_total));
-    val_obj_set_take(j, "task_id", json_integer((json_int_t)f->task_id));
-    val_obj_set_take(j, "attempt", json_integer(f->attempt));
-    val_obj_set_take(j, "token", str_or_null(f->token));
-    val_obj_set_take(j, "timer_id", json_integer((json_int_t)f->timer_id));
-    val_obj_set_take(j, "timeout_timer", json_integer((json_int_t)f->timeout_timer));
-    val_obj_set_take(j, "heartbeat_timer", json_integer((json_int_t)f->heartbeat_timer));
-    val_obj_set_take(j, "heartbeat_ns", json_integer(f->heartbeat_ns));
-    val_obj_set_take(j, "silent", json_boolean(f->silent));
+    put_int(j, "phase", f->phase);
+    put_ref(j, "raw", f->raw);
+    put_int(j, "raw_size", (json_int_t)f->raw_size);
+    put_ref(j, "eff", f->eff);
+    put_ref(j, "task_in", f->task_in);
+    put_ref(j, "vars", f->vars);
+    put_int(j, "entered_id", f->entered_id);
+    put_int(j, "entered_ns", f->entered_ns);
+    put_int(j, "last_id", f->last_id);
+    if (f->retry_counts && s->n_retry) {
+        json_t *rc = json_array();
+        for (size_t i = 0; i < s->n_retry; i++)
+            val_arr_append_take(rc, json_integer(f->retry_counts[i]));
+        val_obj_set_take(j, "retry_counts", rc);
+    }
+    put_int(j, "retry_total", f->retry_total);
+    put_int(j, "task_id", (json_int_t)f->task_id);
+    put_int(j, "attempt", f->attempt);
+    put_str(j, "token", f->token);
+    put_int(j, "timer_id", (json_int_t)f->timer_id);
+    put_int(j, "timeout_timer", (json_int_t)f->timeout_timer);
+    put_int(j, "heartbeat_timer", (json_int_t)f->heartbeat_timer);
+    put_int(j, "heartbeat_ns", f->heartbeat_ns);
+    if (f->silent)
+        val_obj_set_take(j, "silent", json_true());
     if (f->kids) {
         json_t *kids = json_array();
         for (size_t i = 0; i < f->n_kids; i++)
             val_arr_append_take(kids, f->kids[i] ? save_frame(f->kids[i], w) : json_null());
         val_obj_set_take(j, "kids", kids);
-        val_obj_set_take(j, "next_kid", json_integer((json_int_t)f->next_kid));
-        val_obj_set_take(j, "running", json_integer((json_int_t)f->running));
-        val_obj_set_take(j, "n_done", json_integer((json_int_t)f->n_done));
-        val_obj_set_take(j, "n_failed", json_integer((json_int_t)f->n_failed));
-        val_obj_set_take(j, "results", ref_or_null(f->results));
-        val_obj_set_take(j, "items", ref_or_null(f->items));
-        val_obj_set_take(j, "max_conc", json_integer(f->max_conc));
+        put_int(j, "next_kid", (json_int_t)f->next_kid);
+        put_int(j, "running", (json_int_t)f->running);
+        put_int(j, "n_done", (json_int_t)f->n_done);
+        put_int(j, "n_failed", (json_int_t)f->n_failed);
+        put_ref(j, "results", f->results);
+        put_ref(j, "items", f->items);
+        put_int(j, "max_conc", f->max_conc);
         val_obj_set_take(j, "tol_count", json_real(f->tol_count));
         val_obj_set_take(j, "tol_pct", json_real(f->tol_pct));
-        val_obj_set_take(j, "kid_error", str_or_null(f->kid_error));
-        val_obj_set_take(j, "kid_cause", str_or_null(f->kid_cause));
+        put_str(j, "kid_error", f->kid_error);
+        put_str(j, "kid_cause", f->kid_cause);
     }
     return j;
 }
@@ -102,19 +124,21 @@ json_t *eng_snapshot(const eng_exec *x)
     val_obj_set_take(j, "sm_arn", json_string(x->sm_arn));
     val_obj_set_take(j, "exec_arn", json_string(x->exec_arn));
     val_obj_set_take(j, "input", json_incref(x->input));
-    val_obj_set_take(j, "ctx_execution", ref_or_null(x->ctx_execution));
-    val_obj_set_take(j, "ctx_machine", ref_or_null(x->ctx_machine));
+    put_ref(j, "ctx_execution", x->ctx_execution);
+    put_ref(j, "ctx_machine", x->ctx_machine);
     val_obj_set_take(j, "rng", json_string(rng));
     val_obj_set_take(j, "now", json_integer(x->now));
     val_obj_set_take(j, "start_ns", json_integer(x->start_ns));
     val_obj_set_take(j, "next_event_id", json_integer(x->next_event_id));
     val_obj_set_take(j, "next_id", json_integer((json_int_t)x->next_id));
-    val_obj_set_take(j, "history", json_incref(x->history));
-    val_obj_set_take(j, "status", json_integer(x->status));
-    val_obj_set_take(j, "output", ref_or_null(x->output));
-    val_obj_set_take(j, "error", str_or_null(x->error));
-    val_obj_set_take(j, "cause", str_or_null(x->cause));
-    val_obj_set_take(j, "invocations", json_incref(x->invocations));
+    if (json_array_size(x->history))
+        val_obj_set_take(j, "history", json_incref(x->history));
+    put_int(j, "status", x->status);
+    put_ref(j, "output", x->output);
+    put_str(j, "error", x->error);
+    put_str(j, "cause", x->cause);
+    if (json_object_size(x->invocations))
+        val_obj_set_take(j, "invocations", json_incref(x->invocations));
     val_obj_set_take(j, "transitions", json_integer(x->transitions));
     val_obj_set_take(j, "max_payload", json_integer((json_int_t)x->max_payload));
     struct walk w = {0};

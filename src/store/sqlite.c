@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <sqlite3.h>
 #include <zstd.h>
 #include <stdio.h>
@@ -157,6 +158,12 @@ _Static_assert(sizeof migrations / sizeof migrations[0] == STORE_SCHEMA_VERSION 
 struct sq {
     store base; /* first: a store * is a struct sq * */
     sqlite3 *db;
+    /* the checkpointer: its own connection and thread (files only) */
+    sqlite3 *ckdb;
+    pthread_t ckthread;
+    pthread_mutex_t ckmu;
+    pthread_cond_t ckcv;
+    int ckrunning, ckstop, ckwanted;
     ZSTD_CCtx *zc; /* history compression, made on first use */
     char *zbuf;
     size_t zcap;
@@ -1094,11 +1101,14 @@ static int sq_token_delete(store *sp, const char *token, val_err *err)
 
 /* ------------------------------------------------------------ open/close */
 
+static void ck_stop(struct sq *q);
+
 static void sq_close(store *sp)
 {
     struct sq *q = (struct sq *)sp;
     if (!q)
         return;
+    ck_stop(q);
     if (q->db && !sqlite3_get_autocommit(q->db))
         sqlite3_exec(q->db, "ROLLBACK", NULL, NULL, NULL);
     for (int i = 0; i < S_COUNT; i++)
@@ -1232,6 +1242,88 @@ undo:
     return -1;
 }
 
+/* Checkpoints run on their own thread and connection, so that copying the
+ * WAL into the database and syncing it never holds up a commit (SQLite's
+ * automatic checkpoint runs inside the COMMIT that crosses the threshold,
+ * and stalls the server for as long as it takes). The main connection's
+ * WAL hook wakes the thread once 1,000 frames have gathered; a PASSIVE
+ * checkpoint then copies what no transaction needs, and the next writer
+ * starts the WAL over from its beginning. */
+#define CK_FRAMES 1000
+
+static void *ck_main(void *arg)
+{
+    struct sq *q = arg;
+    pthread_mutex_lock(&q->ckmu);
+    while (!q->ckstop) {
+        while (!q->ckwanted && !q->ckstop)
+            pthread_cond_wait(&q->ckcv, &q->ckmu);
+        if (q->ckstop)
+            break;
+        q->ckwanted = 0;
+        pthread_mutex_unlock(&q->ckmu);
+        sqlite3_wal_checkpoint_v2(q->ckdb, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+        pthread_mutex_lock(&q->ckmu);
+    }
+    pthread_mutex_unlock(&q->ckmu);
+    return NULL;
+}
+
+static int wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
+{
+    (void)db;
+    (void)name;
+    struct sq *q = arg;
+    if (frames >= CK_FRAMES) {
+        pthread_mutex_lock(&q->ckmu);
+        q->ckwanted = 1;
+        pthread_cond_signal(&q->ckcv);
+        pthread_mutex_unlock(&q->ckmu);
+    }
+    return SQLITE_OK;
+}
+
+/* Starts the checkpointer; without it (it cannot start) SQLite's own
+ * automatic checkpoint stays on. */
+static void ck_start(struct sq *q, const char *path)
+{
+    if (sqlite3_open_v2(path, &q->ckdb, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+        sqlite3_close_v2(q->ckdb);
+        q->ckdb = NULL;
+        return;
+    }
+    sqlite3_busy_timeout(q->ckdb, 5000);
+    pthread_mutex_init(&q->ckmu, NULL);
+    pthread_cond_init(&q->ckcv, NULL);
+    if (pthread_create(&q->ckthread, NULL, ck_main, q) != 0) {
+        pthread_mutex_destroy(&q->ckmu);
+        pthread_cond_destroy(&q->ckcv);
+        sqlite3_close_v2(q->ckdb);
+        q->ckdb = NULL;
+        return;
+    }
+    q->ckrunning = 1;
+    sqlite3_wal_autocheckpoint(q->db, 0);
+    sqlite3_wal_hook(q->db, wal_hook, q);
+}
+
+static void ck_stop(struct sq *q)
+{
+    if (!q->ckrunning)
+        return;
+    sqlite3_wal_hook(q->db, NULL, NULL);
+    pthread_mutex_lock(&q->ckmu);
+    q->ckstop = 1;
+    pthread_cond_signal(&q->ckcv);
+    pthread_mutex_unlock(&q->ckmu);
+    pthread_join(q->ckthread, NULL);
+    pthread_mutex_destroy(&q->ckmu);
+    pthread_cond_destroy(&q->ckcv);
+    sqlite3_close_v2(q->ckdb);
+    q->ckdb = NULL;
+    q->ckrunning = 0;
+}
+
 store *store_sqlite_open(const char *path, val_err *err)
 {
     if (!path || !*path) {
@@ -1266,12 +1358,7 @@ store *store_sqlite_open(const char *path, val_err *err)
      * before the next checkpoint's fsync; the database itself is never
      * corrupted. FULL would fsync every commit — group commit keeps that
      * affordable, so switch here if power-loss durability is required. */
-    /* The WAL is checkpointed every 4,096 pages rather than SQLite's 1,000:
-     * each checkpoint syncs the database file, and a busy server commits a
-     * turn every few milliseconds. (Pages stay SQLite's 4 KiB: history is
-     * compressed, so rows are small, and small commits then write little.) */
     if (exec_sql(q, "PRAGMA journal_mode=WAL", err, "journal mode") ||
-        exec_sql(q, "PRAGMA wal_autocheckpoint=4096", err, "checkpoint") ||
         exec_sql(q, "PRAGMA synchronous=NORMAL", err, "synchronous") ||
         exec_sql(q, "PRAGMA foreign_keys=OFF", err, "pragma") || migrate(q, err)) {
         char *cause = err && err->cause ? strdup(err->cause) : NULL;
@@ -1281,6 +1368,8 @@ store *store_sqlite_open(const char *path, val_err *err)
         sq_close(&q->base);
         return NULL;
     }
+    if (!memory)
+        ck_start(q, path);
     return &q->base;
 }
 
