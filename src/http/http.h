@@ -1,5 +1,5 @@
 /* http — the HTTP/1.1 server of `stepd serve`, on GNU libmicrohttpd: one
- * epoll thread, keep-alive, connection limits and timeouts, request bodies
+ * poll(2) thread, keep-alive, connection limits and timeouts, request bodies
  * capped before they are read whole. Requests in AWS JSON 1.0 (a POST with
  * `X-Amz-Target: Service.Operation`) are routed by the target's service
  * prefix to a service handler with the body already parsed; every other
@@ -121,7 +121,7 @@ struct http_opts {
     size_t max_body;          /* bytes; default HTTP_MAX_BODY */
     unsigned conn_limit;      /* concurrent connections; default 4096 */
     unsigned conn_timeout_s;  /* idle or stalled connection dropped after; default 30 */
-    unsigned threads;         /* MHD threads (epoll each); default 1. Above 1, handlers
+    unsigned threads;         /* MHD threads (each polling); default 1. Above 1, handlers
                                  run concurrently and ud must be thread-safe. */
 };
 

@@ -1,4 +1,4 @@
-/* server — the libmicrohttpd daemon behind http.h: one epoll thread, a
+/* server — the libmicrohttpd daemon behind http.h: one poll(2) thread, a
  * per-request state that collects the body (refusing it past the limit
  * without buffering it), and the routing of AWS JSON 1.0 requests by
  * X-Amz-Target to service handlers, everything else to the fallback. */
@@ -396,7 +396,13 @@ http_server *http_start_opts(const char *host, int port, const struct http_route
         return NULL;
     }
 
-    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC;
+    /* poll(2), not epoll: with epoll, libmicrohttpd 0.9.75 (Debian 12)
+     * stalls for its whole idle timeout when one wait returns its maximum
+     * of 128 events while deferred answers wait to be resumed (seen with
+     * 128 clients keeping a request each in flight: the server idle, every
+     * connection waiting). poll costs a pass over the descriptors per
+     * wake-up, which is small next to everything else a request costs. */
+    unsigned flags = MHD_USE_POLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC;
     if (ai->ai_family == AF_INET6)
         flags |= MHD_USE_IPv6;
     struct MHD_OptionItem items[] = {
@@ -414,7 +420,7 @@ http_server *http_start_opts(const char *host, int port, const struct http_route
         {MHD_OPTION_END, 0, NULL},
     };
     if (o.threads == 1)
-        items[5].option = MHD_OPTION_END; /* no pool: the single epoll thread */
+        items[5].option = MHD_OPTION_END; /* no pool: the single thread */
     errno = 0;
     s->d = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, on_request, s,
                             MHD_OPTION_URI_LOG_CALLBACK, on_uri, s,

@@ -164,6 +164,7 @@ struct sq {
     pthread_mutex_t ckmu;
     pthread_cond_t ckcv;
     int ckrunning, ckstop, ckwanted;
+    int ckfinish; /* the thread's checkpoint is done: the main connection finishes it (atomic) */
     ZSTD_CCtx *zc; /* history compression, made on first use */
     char *zbuf;
     size_t zcap;
@@ -368,6 +369,8 @@ static int sq_commit(store *sp, val_err *err)
         return invalid(err, "no transaction is open");
     if (run_simple(q, S_COMMIT, err, "commit") == STORE_OK) {
         q->in_tx = 0;
+        if (q->ckrunning && __atomic_exchange_n(&q->ckfinish, 0, __ATOMIC_ACQ_REL))
+            sqlite3_wal_checkpoint_v2(q->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
         return STORE_OK;
     }
     /* COMMIT can fail and leave the transaction open (SQLITE_BUSY): the
@@ -1242,13 +1245,17 @@ undo:
     return -1;
 }
 
-/* Checkpoints run on their own thread and connection, so that copying the
- * WAL into the database and syncing it never holds up a commit (SQLite's
- * automatic checkpoint runs inside the COMMIT that crosses the threshold,
- * and stalls the server for as long as it takes). The main connection's
- * WAL hook wakes the thread once 1,000 frames have gathered; a PASSIVE
- * checkpoint then copies what no transaction needs, and the next writer
- * starts the WAL over from its beginning. */
+/* Checkpoints run mostly on their own thread and connection, so that
+ * copying the WAL into the database and syncing it does not hold up
+ * commits (SQLite's automatic checkpoint runs inside the COMMIT that
+ * crosses the threshold, and stalls the server for as long as it takes).
+ * The main connection's WAL hook wakes the thread once 1,000 frames have
+ * gathered; it copies them with a PASSIVE checkpoint while commits go on.
+ * The frames written meanwhile are copied by the main connection itself,
+ * right after its next commit (a few frames: quick), so that the commit
+ * after that starts the WAL over from its beginning: with a writer always
+ * busy, the other connection alone could never let the WAL restart, and a
+ * blocking checkpoint there would deadlock with a writer waiting for it. */
 #define CK_FRAMES 1000
 
 static void *ck_main(void *arg)
@@ -1262,7 +1269,11 @@ static void *ck_main(void *arg)
             break;
         q->ckwanted = 0;
         pthread_mutex_unlock(&q->ckmu);
+        /* the bulk without holding anyone up, then the frames written
+         * meanwhile with writers held off for that short while, so that
+         * the next commit starts the WAL over instead of growing it */
         sqlite3_wal_checkpoint_v2(q->ckdb, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+        __atomic_store_n(&q->ckfinish, 1, __ATOMIC_RELEASE);
         pthread_mutex_lock(&q->ckmu);
     }
     pthread_mutex_unlock(&q->ckmu);
@@ -1293,6 +1304,12 @@ static void ck_start(struct sq *q, const char *path)
         return;
     }
     sqlite3_busy_timeout(q->ckdb, 5000);
+    /* the connection learns the database is in WAL mode when it first reads it */
+    if (sqlite3_exec(q->ckdb, "PRAGMA journal_mode=WAL", NULL, NULL, NULL) != SQLITE_OK) {
+        sqlite3_close_v2(q->ckdb);
+        q->ckdb = NULL;
+        return;
+    }
     pthread_mutex_init(&q->ckmu, NULL);
     pthread_cond_init(&q->ckcv, NULL);
     if (pthread_create(&q->ckthread, NULL, ck_main, q) != 0) {
@@ -1359,6 +1376,7 @@ store *store_sqlite_open(const char *path, val_err *err)
      * corrupted. FULL would fsync every commit — group commit keeps that
      * affordable, so switch here if power-loss durability is required. */
     if (exec_sql(q, "PRAGMA journal_mode=WAL", err, "journal mode") ||
+        exec_sql(q, "PRAGMA journal_size_limit=67108864", err, "journal size") ||
         exec_sql(q, "PRAGMA synchronous=NORMAL", err, "synchronous") ||
         exec_sql(q, "PRAGMA foreign_keys=OFF", err, "pragma") || migrate(q, err)) {
         char *cause = err && err->cause ? strdup(err->cause) : NULL;
