@@ -245,20 +245,42 @@ static void op_create_machine(sched *s, struct rq *r)
     store_machine_clear(&m);
 }
 
+/* Reads one machine / one execution under the lock; -1 when it was
+ * answered (AWS's DoesNotExist error, or a store failure). */
+static int get_machine(sched *s, struct rq *r, const char *arn, struct store_machine *m)
+{
+    val_err err = {0};
+    store *st = sched_lock(s);
+    int rc = st->ops->machine_get(st, arn, m, &err);
+    sched_unlock(s);
+    if (rc == STORE_NOT_FOUND)
+        http_aws_error(r->resp, 400, "StateMachineDoesNotExist", "State Machine Does Not Exist: '%s'", arn);
+    else if (rc != STORE_OK)
+        fail_err(r->resp, &err);
+    return rc == STORE_OK ? 0 : -1;
+}
+
+static int get_exec(sched *s, struct rq *r, const char *arn, struct store_exec *x)
+{
+    val_err err = {0};
+    store *st = sched_lock(s);
+    int rc = st->ops->exec_get(st, arn, x, &err);
+    sched_unlock(s);
+    if (rc == STORE_NOT_FOUND)
+        http_aws_error(r->resp, 400, "ExecutionDoesNotExist", "Execution Does Not Exist: '%s'", arn);
+    else if (rc != STORE_OK)
+        fail_err(r->resp, &err);
+    return rc == STORE_OK ? 0 : -1;
+}
+
 static void op_describe_machine(sched *s, struct rq *r)
 {
     const char *arn = arn_m(r, "stateMachineArn", "stateMachine", 1);
     if (r->failed)
         return;
     struct store_machine m = {0};
-    val_err err = {0};
-    store *st = sched_lock(s);
-    int rc = st->ops->machine_get(st, arn, &m, &err);
-    sched_unlock(s);
-    if (rc == STORE_NOT_FOUND)
-        return http_aws_error(r->resp, 400, "StateMachineDoesNotExist", "State Machine Does Not Exist: '%s'", arn);
-    if (rc != STORE_OK)
-        return fail_err(r->resp, &err);
+    if (get_machine(s, r, arn, &m) < 0)
+        return;
     answer(r->resp, machine_json(&m));
     store_machine_clear(&m);
 }
@@ -511,14 +533,8 @@ static void op_describe_exec(sched *s, struct rq *r)
     if (r->failed)
         return;
     struct store_exec x = {0};
-    val_err err = {0};
-    store *st = sched_lock(s);
-    int rc = st->ops->exec_get(st, arn, &x, &err);
-    sched_unlock(s);
-    if (rc == STORE_NOT_FOUND)
-        return http_aws_error(r->resp, 400, "ExecutionDoesNotExist", "Execution Does Not Exist: '%s'", arn);
-    if (rc != STORE_OK)
-        return fail_err(r->resp, &err);
+    if (get_exec(s, r, arn, &x) < 0)
+        return;
     json_t *o = exec_json(&x, 1);
     if (!is_express_arn(arn)) {
         val_obj_set_take(o, "redriveCount", json_integer(0));

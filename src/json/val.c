@@ -261,7 +261,10 @@ static void dump_int(val_buf *b, json_int_t v)
     val_buf_putn(b, p, (size_t)(e - p));
 }
 
-static void dump(val_buf *b, const json_t *v, int indent, int level)
+/* Writes a string (a value or a key) as dump() needs it. */
+typedef void (*str_writer)(val_buf *b, const char *s, size_t n);
+
+static void dump(val_buf *b, const json_t *v, int indent, int level, str_writer str)
 {
     char num[64];
     switch (json_typeof(v)) {
@@ -273,7 +276,7 @@ static void dump(val_buf *b, const json_t *v, int indent, int level)
         val_fmt_real(json_real_value(v), num, sizeof num);
         val_buf_puts(b, num);
         break;
-    case JSON_STRING: dump_str(b, json_string_value(v), json_string_length(v)); break;
+    case JSON_STRING: str(b, json_string_value(v), json_string_length(v)); break;
     case JSON_ARRAY: {
         size_t n = json_array_size(v);
         val_buf_putc(b, '[');
@@ -285,7 +288,7 @@ static void dump(val_buf *b, const json_t *v, int indent, int level)
                 for (int k = 0; k < (level + 1) * indent; k++)
                     val_buf_putc(b, ' ');
             }
-            dump(b, json_array_get(v, i), indent, level + 1);
+            dump(b, json_array_get(v, i), indent, level + 1, str);
         }
         if (indent && n) {
             val_buf_putc(b, '\n');
@@ -310,11 +313,11 @@ static void dump(val_buf *b, const json_t *v, int indent, int level)
                 for (int i = 0; i < (level + 1) * indent; i++)
                     val_buf_putc(b, ' ');
             }
-            dump_str(b, k, strlen(k));
+            str(b, k, strlen(k));
             val_buf_putc(b, ':');
             if (indent)
                 val_buf_putc(b, ' ');
-            dump(b, x, indent, level + 1);
+            dump(b, x, indent, level + 1, str);
         }
         if (indent && !first) {
             val_buf_putc(b, '\n');
@@ -327,7 +330,7 @@ static void dump(val_buf *b, const json_t *v, int indent, int level)
     }
 }
 
-void val_buf_dump(val_buf *b, const json_t *v) { dump(b, v, 0, 0); }
+void val_buf_dump(val_buf *b, const json_t *v) { dump(b, v, 0, 0, dump_str); }
 
 /* A string inside the literal: its escapes escaped once more. */
 static void dump_str_lit(val_buf *b, const char *s, size_t n)
@@ -366,54 +369,19 @@ static void dump_str_lit(val_buf *b, const char *s, size_t n)
     b->len = (size_t)(o - b->p);
 }
 
-/* dump(), written as the inside of a JSON string literal in one pass. */
-static void dump_lit(val_buf *b, const json_t *v)
-{
-    switch (json_typeof(v)) {
-    case JSON_STRING: dump_str_lit(b, json_string_value(v), json_string_length(v)); break;
-    case JSON_ARRAY: {
-        size_t n = json_array_size(v);
-        val_buf_putc(b, '[');
-        for (size_t i = 0; i < n; i++) {
-            if (i)
-                val_buf_putc(b, ',');
-            dump_lit(b, json_array_get(v, i));
-        }
-        val_buf_putc(b, ']');
-        break;
-    }
-    case JSON_OBJECT: {
-        const char *k;
-        json_t *x;
-        int first = 1;
-        val_buf_putc(b, '{');
-        json_object_foreach((json_t *)v, k, x)
-        {
-            if (!first)
-                val_buf_putc(b, ',');
-            first = 0;
-            dump_str_lit(b, k, strlen(k));
-            val_buf_putc(b, ':');
-            dump_lit(b, x);
-        }
-        val_buf_putc(b, '}');
-        break;
-    }
-    default: dump(b, v, 0, 0); break; /* numbers and constants hold no quotes */
-    }
-}
-
+/* dump(), written as the inside of a JSON string literal in one pass: the
+ * same walk with every string's escapes escaped again. */
 void val_buf_dump_literal(val_buf *b, const json_t *v)
 {
     val_buf_putc(b, '"');
-    dump_lit(b, v);
+    dump(b, v, 0, 0, dump_str_lit);
     val_buf_putc(b, '"');
 }
 
 char *val_dump(const json_t *v, size_t *len)
 {
     val_buf b = {0};
-    dump(&b, v, 0, 0);
+    dump(&b, v, 0, 0, dump_str);
     if (len)
         *len = b.len;
     return val_buf_take(&b);
@@ -422,7 +390,7 @@ char *val_dump(const json_t *v, size_t *len)
 char *val_dump_pretty(const json_t *v)
 {
     val_buf b = {0};
-    dump(&b, v, 2, 0);
+    dump(&b, v, 2, 0, dump_str);
     return val_buf_take(&b);
 }
 

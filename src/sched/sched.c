@@ -1070,6 +1070,20 @@ static void fire_timers(sched *s, int64_t now)
  * the histories a turn holds before its commit stay small. */
 #define TURN_MAX 256
 
+/* One turn over the first TURN_MAX executions of the run queue. */
+static void turn_next(sched *s)
+{
+    size_t n = s->n_runq < TURN_MAX ? s->n_runq : TURN_MAX;
+    struct sx **batch = malloc(n * sizeof *batch);
+    if (!batch)
+        abort();
+    memcpy(batch, s->runq, n * sizeof *batch);
+    memmove(s->runq, s->runq + n, (s->n_runq - n) * sizeof *s->runq);
+    s->n_runq -= n;
+    turn(s, batch, n);
+    free(batch);
+}
+
 static void *loop(void *arg)
 {
     sched *s = arg;
@@ -1086,15 +1100,7 @@ static void *loop(void *arg)
             }
             continue;
         }
-        size_t n = s->n_runq < TURN_MAX ? s->n_runq : TURN_MAX;
-        struct sx **batch = malloc(n * sizeof *batch);
-        if (!batch)
-            abort();
-        memcpy(batch, s->runq, n * sizeof *batch);
-        memmove(s->runq, s->runq + n, (s->n_runq - n) * sizeof *s->runq);
-        s->n_runq -= n;
-        turn(s, batch, n);
-        free(batch);
+        turn_next(s);
     }
     pthread_mutex_unlock(&s->mu);
     return NULL;
@@ -1142,15 +1148,7 @@ static int recover(sched *s, val_err *err)
     /* step the recovered executions in turns now, so that their effects
      * (timers) are armed before the API answers anything */
     while (s->n_runq) {
-        size_t n = s->n_runq < TURN_MAX ? s->n_runq : TURN_MAX;
-        struct sx **batch = malloc(n * sizeof *batch);
-        if (!batch)
-            abort();
-        memcpy(batch, s->runq, n * sizeof *batch);
-        memmove(s->runq, s->runq + n, (s->n_runq - n) * sizeof *s->runq);
-        s->n_runq -= n;
-        turn(s, batch, n);
-        free(batch);
+        turn_next(s);
     }
     return 0;
 }

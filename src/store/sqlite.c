@@ -784,6 +784,24 @@ static int insert_batch(struct sq *q, int64_t xid, int64_t first, int64_t last, 
     return r;
 }
 
+/* An append must start after the last event stored: -1 (err set) when
+ * first is not new for the execution. */
+static int check_new(struct sq *q, int64_t xid, int64_t first, val_err *err)
+{
+    sqlite3_stmt *s = st(q, S_H_LAST, err);
+    if (!s)
+        return -1;
+    sqlite3_bind_int64(s, 1, xid);
+    int rc = sqlite3_step(s);
+    int64_t last = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+    done(s);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return fail(q, err, "history_append");
+    if (first <= last)
+        return invalid(err, "history_append: event id already stored for this execution");
+    return 0;
+}
+
 static int sq_history_append(store *sp, const char *exec_arn, const struct store_event *ev,
                              size_t n, val_err *err)
 {
@@ -803,17 +821,8 @@ static int sq_history_append(store *sp, const char *exec_arn, const struct store
             return invalid(err, "history_append: an event's JSON must be compact (no newline)");
         total += len + 1;
     }
-    sqlite3_stmt *s = st(q, S_H_LAST, err);
-    if (!s)
+    if (check_new(q, xid, ev[0].id, err))
         return STORE_ERROR;
-    sqlite3_bind_int64(s, 1, xid);
-    int rc = sqlite3_step(s);
-    int64_t last = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
-    done(s);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-        return fail(q, err, "history_append");
-    if (ev[0].id <= last)
-        return invalid(err, "history_append: event id already stored for this execution");
     char *text = malloc(total);
     if (!text)
         return invalid(err, "out of memory");
@@ -844,17 +853,8 @@ static int sq_history_append_text(store *sp, const char *exec_arn, int64_t first
         lines++;
     if (lines != n)
         return invalid(err, "history_append_text: the text does not hold n events");
-    sqlite3_stmt *s = st(q, S_H_LAST, err);
-    if (!s)
+    if (check_new(q, xid, first_id, err))
         return STORE_ERROR;
-    sqlite3_bind_int64(s, 1, xid);
-    int rc = sqlite3_step(s);
-    int64_t last = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
-    done(s);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-        return fail(q, err, "history_append_text");
-    if (first_id <= last)
-        return invalid(err, "history_append_text: event id already stored for this execution");
     return insert_batch(q, xid, first_id, first_id + (int64_t)n - 1, text, len - 1, err);
 }
 
