@@ -430,26 +430,36 @@ static void read_machine(sqlite3_stmt *s, struct store_machine *m)
     m->revision_id = col_dup(s, 7);
 }
 
+/* Runs statement id with key as ?1 and hands its one row to read (with
+ * out): STORE_OK, STORE_NOT_FOUND when there is no row, or -1. */
+static int get_one(struct sq *q, int id, const char *key, void (*read)(sqlite3_stmt *, void *), void *out,
+                   val_err *err, const char *what)
+{
+    sqlite3_stmt *s = st(q, id, err);
+    if (!s)
+        return STORE_ERROR;
+    bind_text(s, 1, key);
+    int rc = sqlite3_step(s), r;
+    if (rc == SQLITE_ROW) {
+        read(s, out);
+        r = STORE_OK;
+    } else if (rc == SQLITE_DONE)
+        r = STORE_NOT_FOUND;
+    else
+        r = fail(q, err, what);
+    done(s);
+    return r;
+}
+
+static void read_machine_v(sqlite3_stmt *s, void *m) { read_machine(s, m); }
+
 static int sq_machine_get(store *sp, const char *arn, struct store_machine *out, val_err *err)
 {
     struct sq *q = (struct sq *)sp;
     memset(out, 0, sizeof *out);
     if (!arn)
         return invalid(err, "machine ARN is required");
-    sqlite3_stmt *s = st(q, S_M_GET, err);
-    if (!s)
-        return STORE_ERROR;
-    bind_text(s, 1, arn);
-    int rc = sqlite3_step(s), r;
-    if (rc == SQLITE_ROW) {
-        read_machine(s, out);
-        r = STORE_OK;
-    } else if (rc == SQLITE_DONE)
-        r = STORE_NOT_FOUND;
-    else
-        r = fail(q, err, "machine_get");
-    done(s);
-    return r;
+    return get_one(q, S_M_GET, arn, read_machine_v, out, err, "machine_get");
 }
 
 static int sq_machine_list(store *sp, const char *token, size_t limit,
@@ -613,26 +623,15 @@ static void read_exec_full(sqlite3_stmt *s, struct store_exec *x)
     x->revision_id = col_dup(s, 11);
 }
 
+static void read_exec_full_v(sqlite3_stmt *s, void *x) { read_exec_full(s, x); }
+
 static int sq_exec_get(store *sp, const char *arn, struct store_exec *out, val_err *err)
 {
     struct sq *q = (struct sq *)sp;
     memset(out, 0, sizeof *out);
     if (!arn)
         return invalid(err, "execution ARN is required");
-    sqlite3_stmt *s = st(q, S_X_GET, err);
-    if (!s)
-        return STORE_ERROR;
-    bind_text(s, 1, arn);
-    int rc = sqlite3_step(s), r;
-    if (rc == SQLITE_ROW) {
-        read_exec_full(s, out);
-        r = STORE_OK;
-    } else if (rc == SQLITE_DONE)
-        r = STORE_NOT_FOUND;
-    else
-        r = fail(q, err, "exec_get");
-    done(s);
-    return r;
+    return get_one(q, S_X_GET, arn, read_exec_full_v, out, err, "exec_get");
 }
 
 static int sq_exec_update(store *sp, const struct store_exec *x, val_err *err)
@@ -1060,6 +1059,20 @@ static int sq_token_put(store *sp, const char *token, const char *exec_arn, uint
     return run_write(q, s, err, "token_put");
 }
 
+struct token_row {
+    char **exec_arn;
+    uint64_t *task_id;
+};
+
+static void read_token(sqlite3_stmt *s, void *out)
+{
+    struct token_row *t = out;
+    if (t->exec_arn)
+        *t->exec_arn = col_dup(s, 0);
+    if (t->task_id)
+        *t->task_id = (uint64_t)sqlite3_column_int64(s, 1);
+}
+
 static int sq_token_get(store *sp, const char *token, char **exec_arn, uint64_t *task_id,
                         val_err *err)
 {
@@ -1068,23 +1081,8 @@ static int sq_token_get(store *sp, const char *token, char **exec_arn, uint64_t 
         *exec_arn = NULL;
     if (!token)
         return invalid(err, "token is required");
-    sqlite3_stmt *s = st(q, S_K_GET, err);
-    if (!s)
-        return STORE_ERROR;
-    bind_text(s, 1, token);
-    int rc = sqlite3_step(s), r;
-    if (rc == SQLITE_ROW) {
-        if (exec_arn)
-            *exec_arn = col_dup(s, 0);
-        if (task_id)
-            *task_id = (uint64_t)sqlite3_column_int64(s, 1);
-        r = STORE_OK;
-    } else if (rc == SQLITE_DONE)
-        r = STORE_NOT_FOUND;
-    else
-        r = fail(q, err, "token_get");
-    done(s);
-    return r;
+    struct token_row row = {exec_arn, task_id};
+    return get_one(q, S_K_GET, token, read_token, &row, err, "token_get");
 }
 
 static int sq_token_delete(store *sp, const char *token, val_err *err)
