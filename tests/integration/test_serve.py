@@ -147,3 +147,30 @@ def test_many_clients_each_with_a_start_in_flight(ctx):
             if not token:
                 break
         assert n == 3000, n
+
+
+def test_serve_refuses_bad_options_clearly(ctx):
+    """Mistakes at start get a message naming what is wrong and a non-zero
+    exit, never a server half up: a malformed --listen (usage, 2), a store
+    that cannot be created or is not a database (1), a port already taken
+    (1)."""
+    import subprocess
+    import tempfile
+
+    def serve(*args):
+        p = subprocess.run([ctx.stepd, "serve"] + list(args), capture_output=True, text=True, timeout=20)
+        return p.returncode, p.stderr
+
+    rc, err = serve("--listen", "nonsense")
+    assert rc == 2 and "--listen" in err and "nonsense" in err, (rc, err)
+    rc, err = serve("--listen", "127.0.0.1:0", "--store", "/proc/nope/state.db")
+    assert rc == 1 and "/proc/nope/state.db" in err, (rc, err)
+    with tempfile.NamedTemporaryFile(suffix=".db") as f:
+        f.write(b"this is not a database, it is a file of plain text that says so" * 4)
+        f.flush()
+        rc, err = serve("--listen", "127.0.0.1:0", "--store", f.name)
+        assert rc == 1 and f.name in err, (rc, err)
+    with Server(ctx.stepd) as srv:
+        rc, err = serve("--listen", "127.0.0.1:%d" % srv.port, "--store", ":memory:")
+        assert rc == 1 and "cannot listen" in err and str(srv.port) in err, (rc, err)
+        call(srv, "ListStateMachines", {})  # the first server is unharmed
