@@ -28,6 +28,8 @@ static const char *usage_serve =
     "  --store PATH        the SQLite database (default ./.stepd/state.db;\n"
     "                      :memory: keeps nothing)\n"
     "  --quiet             no notices on stderr\n"
+    "  --max-loaded N      idle executions kept in memory before the least recently\n"
+    "                      used are evicted to their snapshot (default 4096)\n"
     "\n"
     "SIGTERM or SIGINT stops it cleanly; running executions continue at the\n"
     "next start.\n";
@@ -57,9 +59,11 @@ int cmd_serve(int argc, char **argv)
 {
     const char *listen = "127.0.0.1:8083", *path = ".stepd/state.db";
     int quiet = 0;
+    long max_loaded = 0;
     static const struct option longs[] = {{"listen", required_argument, 0, 'l'},
                                           {"store", required_argument, 0, 's'},
                                           {"quiet", no_argument, 0, 'q'},
+                                          {"max-loaded", required_argument, 0, 'L'},
                                           {"help", no_argument, 0, 'h'},
                                           {0, 0, 0, 0}};
     int c;
@@ -69,6 +73,15 @@ int cmd_serve(int argc, char **argv)
         case 'l': listen = optarg; break;
         case 's': path = optarg; break;
         case 'q': quiet = 1; break;
+        case 'L': {
+            char *end;
+            max_loaded = strtol(optarg, &end, 10);
+            if (*end || max_loaded < 1) {
+                fprintf(stderr, "stepd serve: --max-loaded wants a count of 1 or more, not '%s'\n", optarg);
+                return 2;
+            }
+            break;
+        }
         case 'h': fputs(usage_serve, stdout); return 0;
         default: fputs(usage_serve, stderr); return 2;
         }
@@ -110,7 +123,7 @@ int cmd_serve(int argc, char **argv)
         fprintf(stderr, "stepd serve: cannot open the store %s: %s\n", path, err.cause);
         goto out;
     }
-    struct sched_opts so = {.quiet = quiet};
+    struct sched_opts so = {.quiet = quiet, .max_loaded = (size_t)max_loaded};
     s = sched_new(st, &so, &err);
     if (!s) {
         fprintf(stderr, "stepd serve: recovery failed: %s\n", err.cause);

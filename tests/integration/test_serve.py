@@ -174,3 +174,44 @@ def test_serve_refuses_bad_options_clearly(ctx):
         rc, err = serve("--listen", "127.0.0.1:%d" % srv.port, "--store", ":memory:")
         assert rc == 1 and "cannot listen" in err and str(srv.port) in err, (rc, err)
         call(srv, "ListStateMachines", {})  # the first server is unharmed
+
+
+def test_evicted_executions_wake_for_timers_callbacks_and_stops(ctx):
+    """With --max-loaded 1 nearly every waiting execution is evicted to its
+    snapshot after each step, so Waits that fire, callbacks, heartbeats,
+    task timeouts and stops all find it restored from the store: each
+    still ends as it should, with a contiguous history."""
+    defn = {"StartAt": "W", "States": {
+        "W": {"Type": "Wait", "SecondsPath": "$.wait", "Next": "T"},
+        "T": {"Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
+              "Parameters": {"QueueUrl": "q", "MessageBody": {"token.$": "$$.Task.Token", "n.$": "$.n"}},
+              "HeartbeatSeconds": 5, "TimeoutSeconds": 6, "ResultPath": "$.reply", "Next": "P"},
+        "P": {"Type": "Pass", "Parameters": {"n.$": "$.n", "got.$": "$.reply.v"}, "End": True}}}
+    with Server(ctx.stepd, args=["--max-loaded", "1"]) as srv:
+        m = call(srv, "CreateStateMachine", {"name": "ev", "definition": json.dumps(defn),
+                                             "roleArn": ROLE})["stateMachineArn"]
+        arns = [call(srv, "StartExecution", {"stateMachineArn": m, "name": "e%02d" % i,
+                                             "input": json.dumps({"n": i, "wait": i % 2})})["executionArn"]
+                for i in range(24)]
+        # e00..e19 get their callback (with a heartbeat first), e20..e21 are
+        # stopped while waiting, e22..e23 are left to time out (no heartbeat
+        # within HeartbeatSeconds)
+        for i in range(20):
+            tok = token_of(srv, arns[i])
+            call(srv, "SendTaskHeartbeat", {"taskToken": tok})
+            call(srv, "SendTaskSuccess", {"taskToken": tok, "output": json.dumps({"v": i * 10})})
+        for i in (20, 21):
+            token_of(srv, arns[i])
+            call(srv, "StopExecution", {"executionArn": arns[i], "error": "Stop", "cause": "test"})
+        for i, arn in enumerate(arns):
+            d = wait_done(srv, arn, timeout=30)
+            if i < 20:
+                assert d["status"] == "SUCCEEDED" and json.loads(d["output"]) == {"n": i, "got": i * 10}, d
+            elif i < 22:
+                assert d["status"] == "ABORTED" and d["error"] == "Stop", d
+            else:
+                assert d["status"] == "FAILED" and d["error"] == "States.HeartbeatTimeout", d
+            events = call(srv, "GetExecutionHistory", {"executionArn": arn, "maxResults": 1000})["events"]
+            assert [e["id"] for e in events] == list(range(1, len(events) + 1)), arn
+            assert sum(e["type"].startswith("Execution") and e["type"] != "ExecutionStarted"
+                       for e in events) == 1, arn
