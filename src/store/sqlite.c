@@ -155,6 +155,12 @@ static const char *const migrations[] = {
 _Static_assert(sizeof migrations / sizeof migrations[0] == STORE_SCHEMA_VERSION + 1,
                "one migration per schema version");
 
+/* WAL checkpointing (see ck_main): the thread is woken at CK_FRAMES frames;
+ * past CK_BOUND (32 MiB of 4 KiB pages) the committing connection bounds
+ * the WAL itself (ck_bound). */
+#define CK_FRAMES 1000
+#define CK_BOUND (8 * CK_FRAMES)
+
 struct sq {
     store base; /* first: a store * is a struct sq * */
     sqlite3 *db;
@@ -164,7 +170,9 @@ struct sq {
     pthread_mutex_t ckmu;
     pthread_cond_t ckcv;
     int ckrunning, ckstop, ckwanted;
+    int ckbusy, ckhold; /* the thread is checkpointing / must not start (under ckmu) */
     int ckfinish; /* the thread's checkpoint is done: the main connection finishes it (atomic) */
+    int wal_frames; /* frames in the WAL after the last commit (the WAL hook; commit thread only) */
     ZSTD_CCtx *zc; /* history compression, made on first use */
     char *zbuf;
     size_t zcap;
@@ -362,6 +370,8 @@ static int sq_rollback(store *sp, val_err *err)
     return run_simple(q, S_ROLLBACK, err, "rollback");
 }
 
+static void ck_bound(struct sq *q);
+
 static int sq_commit(store *sp, val_err *err)
 {
     struct sq *q = (struct sq *)sp;
@@ -369,7 +379,12 @@ static int sq_commit(store *sp, val_err *err)
         return invalid(err, "no transaction is open");
     if (run_simple(q, S_COMMIT, err, "commit") == STORE_OK) {
         q->in_tx = 0;
-        if (q->ckrunning && __atomic_exchange_n(&q->ckfinish, 0, __ATOMIC_ACQ_REL))
+        /* finish what the thread did; or, when it falls behind a writer
+         * that never pauses, bound the WAL here (a longer commit now and
+         * then instead of a WAL that grows without end) */
+        if (q->ckrunning && q->wal_frames > CK_BOUND)
+            ck_bound(q);
+        else if (q->ckrunning && __atomic_exchange_n(&q->ckfinish, 0, __ATOMIC_ACQ_REL))
             sqlite3_wal_checkpoint_v2(q->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
         return STORE_OK;
     }
@@ -1254,25 +1269,24 @@ undo:
  * after that starts the WAL over from its beginning: with a writer always
  * busy, the other connection alone could never let the WAL restart, and a
  * blocking checkpoint there would deadlock with a writer waiting for it. */
-#define CK_FRAMES 1000
 
 static void *ck_main(void *arg)
 {
     struct sq *q = arg;
     pthread_mutex_lock(&q->ckmu);
     while (!q->ckstop) {
-        while (!q->ckwanted && !q->ckstop)
+        while ((!q->ckwanted || q->ckhold) && !q->ckstop)
             pthread_cond_wait(&q->ckcv, &q->ckmu);
         if (q->ckstop)
             break;
         q->ckwanted = 0;
+        q->ckbusy = 1;
         pthread_mutex_unlock(&q->ckmu);
-        /* the bulk without holding anyone up, then the frames written
-         * meanwhile with writers held off for that short while, so that
-         * the next commit starts the WAL over instead of growing it */
         sqlite3_wal_checkpoint_v2(q->ckdb, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
         __atomic_store_n(&q->ckfinish, 1, __ATOMIC_RELEASE);
         pthread_mutex_lock(&q->ckmu);
+        q->ckbusy = 0;
+        pthread_cond_broadcast(&q->ckcv);
     }
     pthread_mutex_unlock(&q->ckmu);
     return NULL;
@@ -1283,6 +1297,7 @@ static int wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
     (void)db;
     (void)name;
     struct sq *q = arg;
+    q->wal_frames = frames;
     if (frames >= CK_FRAMES) {
         pthread_mutex_lock(&q->ckmu);
         q->ckwanted = 1;
@@ -1320,6 +1335,24 @@ static void ck_start(struct sq *q, const char *path)
     q->ckrunning = 1;
     sqlite3_wal_autocheckpoint(q->db, 0);
     sqlite3_wal_hook(q->db, wal_hook, q);
+}
+
+/* The WAL passed CK_BOUND (a writer that never pauses outruns the thread):
+ * wait for the thread's pass to end, keep it from starting another, and
+ * checkpoint here with RESTART, so that the next commit starts the WAL
+ * over. The thread never waits on this connection: no deadlock. */
+static void ck_bound(struct sq *q)
+{
+    pthread_mutex_lock(&q->ckmu);
+    q->ckhold = 1;
+    while (q->ckbusy)
+        pthread_cond_wait(&q->ckcv, &q->ckmu);
+    pthread_mutex_unlock(&q->ckmu);
+    sqlite3_wal_checkpoint_v2(q->db, NULL, SQLITE_CHECKPOINT_RESTART, NULL, NULL);
+    pthread_mutex_lock(&q->ckmu);
+    q->ckhold = 0;
+    pthread_cond_broadcast(&q->ckcv);
+    pthread_mutex_unlock(&q->ckmu);
 }
 
 static void ck_stop(struct sq *q)
