@@ -1338,16 +1338,19 @@ static void ck_start(struct sq *q, const char *path)
 }
 
 /* The WAL passed CK_BOUND (a writer that never pauses outruns the thread):
- * wait for the thread's pass to end, keep it from starting another, and
- * checkpoint here with RESTART, so that the next commit starts the WAL
- * over. The thread never waits on this connection: no deadlock. */
+ * keep the thread from starting another pass and, once its current one has
+ * ended (a later commit when it is still running: no waiting here),
+ * checkpoint on this connection with RESTART, so that the next commit
+ * starts the WAL over. The thread never waits on this connection: no
+ * deadlock. */
 static void ck_bound(struct sq *q)
 {
     pthread_mutex_lock(&q->ckmu);
     q->ckhold = 1;
-    while (q->ckbusy)
-        pthread_cond_wait(&q->ckcv, &q->ckmu);
+    int busy = q->ckbusy;
     pthread_mutex_unlock(&q->ckmu);
+    if (busy)
+        return;
     sqlite3_wal_checkpoint_v2(q->db, NULL, SQLITE_CHECKPOINT_RESTART, NULL, NULL);
     pthread_mutex_lock(&q->ckmu);
     q->ckhold = 0;
