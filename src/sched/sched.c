@@ -434,22 +434,6 @@ static struct heap_ent heap_pop(sched *s)
 
 /* --------------------------------------------------------- machine cache */
 
-static void err_set(val_err *err, int kind, const char *name, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static void err_set(val_err *err, int kind, const char *name, const char *fmt, ...)
-{
-    if (!err)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    char *msg = NULL;
-    if (vasprintf(&msg, fmt, ap) < 0)
-        msg = NULL;
-    va_end(ap);
-    val_err_setc(err, kind, name, msg ? msg : "out of memory");
-    free(msg);
-}
-
 /* Compiles definition; on failure err holds AWS's InvalidDefinition. */
 static struct asl_machine *compile(const char *definition, val_err *err)
 {
@@ -519,7 +503,7 @@ static struct mach *mach_current(sched *s, const char *arn, val_err *err)
     struct store_machine sm = {0};
     int r = s->st->ops->machine_get(s->st, arn, &sm, err);
     if (r == STORE_NOT_FOUND) {
-        err_set(err, VAL_ERR_VALIDATION, "StateMachineDoesNotExist", "State Machine Does Not Exist: '%s'", arn);
+        val_err_set(err, VAL_ERR_VALIDATION, "StateMachineDoesNotExist", "State Machine Does Not Exist: '%s'", arn);
         return NULL;
     }
     if (r != STORE_OK)
@@ -548,7 +532,7 @@ static struct mach *mach_revision(sched *s, const char *arn, const char *rev, va
     char *def = NULL;
     int r = s->st->ops->revision_get(s->st, arn, rev, &def, NULL, err);
     if (r == STORE_NOT_FOUND) {
-        err_set(err, VAL_ERR_STORE, "StateMachineDoesNotExist", "revision %s of %s is missing", rev, arn);
+        val_err_set(err, VAL_ERR_STORE, "StateMachineDoesNotExist", "revision %s of %s is missing", rev, arn);
         return NULL;
     }
     if (r != STORE_OK)
@@ -785,7 +769,7 @@ static int write_work(sched *s, struct work *w, struct turn *t, val_err *err)
         row.snapshot = w->snapshot;
         r = st->ops->exec_create(st, &row, err);
         if (r == STORE_EXISTS)
-            err_set(err, VAL_ERR_STORE, "StoreError", "execution %s is already stored", x->arn);
+            val_err_set(err, VAL_ERR_STORE, "StoreError", "execution %s is already stored", x->arn);
     }
     if (r == STORE_OK && w->hn)
         r = st->ops->history_append_text(st, x->arn, w->hfirst, (size_t)w->hn, w->htext, w->hlen, err);
@@ -965,7 +949,7 @@ static int turn(sched *s, struct sx **list, size_t n)
          * StartExecutions get the error. */
         notice(s, "commit failed, retrying from the last committed state: %s", err.cause ? err.cause : "");
         val_err refused = {0};
-        err_set(&refused, VAL_ERR_STORE, "StoreError", "the execution could not be stored: %s",
+        val_err_set(&refused, VAL_ERR_STORE, "StoreError", "the execution could not be stored: %s",
                 err.cause ? err.cause : "commit failed");
         val_err_clear(&err);
         for (size_t i = 0; i < t.n_w; i++) {
@@ -1185,7 +1169,7 @@ int sched_start(sched *s, val_err *err)
 {
     int e = pthread_create(&s->thread, NULL, loop, s);
     if (e) {
-        err_set(err, VAL_ERR_IO, "ThreadFailed", "cannot start the scheduler thread: %s", strerror(e));
+        val_err_set(err, VAL_ERR_IO, "ThreadFailed", "cannot start the scheduler thread: %s", strerror(e));
         return -1;
     }
     s->running = 1;
@@ -1215,7 +1199,7 @@ void sched_stop(sched *s)
     }
     pthread_mutex_lock(&s->mu);
     val_err down = {0};
-    err_set(&down, VAL_ERR_VALIDATION, "ServiceUnavailable", "stepd is shutting down");
+    val_err_set(&down, VAL_ERR_VALIDATION, "ServiceUnavailable", "stepd is shutting down");
     for (size_t i = 0; i < s->execs.cap; i++)
         for (struct hent *e = s->execs.b[i]; e; e = e->next) {
             struct sx *x = e->val;
@@ -1309,7 +1293,7 @@ int sched_machine_create(sched *s, const char *name, const char *definition, con
             r = STORE_ERROR;
         else if (r == STORE_EXISTS &&
                  !(streq0(out->definition, definition) && streq0(out->type, type) && streq0(out->role_arn, role_arn))) {
-            err_set(err, VAL_ERR_VALIDATION, "StateMachineAlreadyExists", "State Machine Already Exists: '%s'", arn);
+            val_err_set(err, VAL_ERR_VALIDATION, "StateMachineAlreadyExists", "State Machine Already Exists: '%s'", arn);
             store_machine_clear(out);
             r = STORE_ERROR;
         } else
@@ -1333,7 +1317,7 @@ int sched_machine_update(sched *s, const char *arn, const char *definition, cons
     pthread_mutex_lock(&s->mu);
     int r = s->st->ops->machine_update(s->st, arn, definition, role_arn, sched_now(), NULL, err);
     if (r == STORE_NOT_FOUND)
-        err_set(err, VAL_ERR_VALIDATION, "StateMachineDoesNotExist", "State Machine Does Not Exist: '%s'", arn);
+        val_err_set(err, VAL_ERR_VALIDATION, "StateMachineDoesNotExist", "State Machine Does Not Exist: '%s'", arn);
     if (r == STORE_OK) {
         mach_forget_current(s, arn);
         if (s->st->ops->machine_get(s->st, arn, out, err) != STORE_OK)
@@ -1378,7 +1362,7 @@ int sched_exec_start(sched *s, const char *machine_arn_, const char *name, const
     val_err pe = {0};
     json_t *in = val_parse(input, strlen(input), &pe);
     if (!in) {
-        err_set(err, VAL_ERR_VALIDATION, "InvalidExecutionInput", "Invalid State Machine Execution Input: '%s'",
+        val_err_set(err, VAL_ERR_VALIDATION, "InvalidExecutionInput", "Invalid State Machine Execution Input: '%s'",
                 pe.cause ? pe.cause : "not JSON");
         val_err_clear(&pe);
         return -1;
@@ -1387,14 +1371,14 @@ int sched_exec_start(sched *s, const char *machine_arn_, const char *name, const
     pthread_mutex_lock(&s->mu);
     int rc = -1;
     if ((sync_done || started) && s->stopping) {
-        err_set(err, VAL_ERR_VALIDATION, "ServiceUnavailable", "stepd is shutting down");
+        val_err_set(err, VAL_ERR_VALIDATION, "ServiceUnavailable", "stepd is shutting down");
         goto out;
     }
     struct mach *m = mach_current(s, machine_arn_, err);
     if (!m)
         goto out;
     if (sync_done && !m->express) {
-        err_set(err, VAL_ERR_VALIDATION, "StateMachineTypeNotSupported",
+        val_err_set(err, VAL_ERR_VALIDATION, "StateMachineTypeNotSupported",
                 "This operation is not supported by this type of state machine");
         goto out;
     }
@@ -1418,12 +1402,12 @@ int sched_exec_start(sched *s, const char *machine_arn_, const char *name, const
         struct sx *old = htab_get(&s->execs, arn);
         if (old && old->pending_row) {
             if (strcmp(old->input, input) != 0) {
-                err_set(err, VAL_ERR_VALIDATION, "ExecutionAlreadyExists", "Execution Already Exists: '%s'", arn);
+                val_err_set(err, VAL_ERR_VALIDATION, "ExecutionAlreadyExists", "Execution Already Exists: '%s'", arn);
             } else if (started) {
                 add_waiter(old, started, ud); /* answered with the first, at its commit */
                 rc = 1;
             } else {
-                err_set(err, VAL_ERR_VALIDATION, "ExecutionAlreadyExists", "Execution Already Exists: '%s'", arn);
+                val_err_set(err, VAL_ERR_VALIDATION, "ExecutionAlreadyExists", "Execution Already Exists: '%s'", arn);
             }
             free(arn);
             goto out;
@@ -1438,7 +1422,7 @@ int sched_exec_start(sched *s, const char *machine_arn_, const char *name, const
                 row.arn = row.name = NULL;
                 rc = 0;
             } else {
-                err_set(err, VAL_ERR_VALIDATION, "ExecutionAlreadyExists", "Execution Already Exists: '%s'", arn);
+                val_err_set(err, VAL_ERR_VALIDATION, "ExecutionAlreadyExists", "Execution Already Exists: '%s'", arn);
             }
             store_exec_clear(&row);
             free(arn);
@@ -1501,7 +1485,7 @@ int sched_exec_stop(sched *s, const char *arn, const char *error, const char *ca
         if (!x->finished) {
             push_event(s, x, ENG_EV_STOP, 0, sched_now(), NULL, error, cause);
             if (!turn_one(s, x)) {
-                err_set(err, VAL_ERR_STORE, "StoreError", "the stop could not be stored; try again");
+                val_err_set(err, VAL_ERR_STORE, "StoreError", "the stop could not be stored; try again");
                 rc = -1;
             }
         }
@@ -1511,7 +1495,7 @@ int sched_exec_stop(sched *s, const char *arn, const char *error, const char *ca
         struct store_exec row = {0};
         int r = s->st->ops->exec_get(s->st, arn, &row, err);
         if (r == STORE_NOT_FOUND) {
-            err_set(err, VAL_ERR_VALIDATION, "ExecutionDoesNotExist", "Execution Does Not Exist: '%s'", arn);
+            val_err_set(err, VAL_ERR_VALIDATION, "ExecutionDoesNotExist", "Execution Does Not Exist: '%s'", arn);
             rc = -1;
         } else if (r != STORE_OK)
             rc = -1;
@@ -1531,7 +1515,7 @@ int sched_task_callback(sched *s, const char *token, int kind, const char *outpu
         val_err pe = {0};
         out = val_parse(output ? output : "", output ? strlen(output) : 0, &pe);
         if (!out) {
-            err_set(err, VAL_ERR_VALIDATION, "InvalidOutput", "Invalid Output: '%s'", pe.cause ? pe.cause : "not JSON");
+            val_err_set(err, VAL_ERR_VALIDATION, "InvalidOutput", "Invalid Output: '%s'", pe.cause ? pe.cause : "not JSON");
             val_err_clear(&pe);
             return -1;
         }
@@ -1542,7 +1526,7 @@ int sched_task_callback(sched *s, const char *token, int kind, const char *outpu
     uint64_t task_id = 0;
     int r = s->st->ops->token_get(s->st, token, &exec_arn, &task_id, err);
     if (r == STORE_NOT_FOUND) {
-        err_set(err, VAL_ERR_VALIDATION, "InvalidToken", "Invalid Token: '%s'", token);
+        val_err_set(err, VAL_ERR_VALIDATION, "InvalidToken", "Invalid Token: '%s'", token);
         goto out;
     }
     if (r != STORE_OK)
@@ -1554,10 +1538,10 @@ int sched_task_callback(sched *s, const char *token, int kind, const char *outpu
     }
     int loaded = x && !x->finished ? sx_load(s, x) : 0;
     if (loaded < 0)
-        err_set(err, VAL_ERR_STORE, "StoreError", "the execution %s could not be restored", exec_arn);
+        val_err_set(err, VAL_ERR_STORE, "StoreError", "the execution %s could not be restored", exec_arn);
     if (!x || x->finished || loaded < 0 || !eng_task_pending(x->x, task_id)) {
         if (loaded == 0)
-            err_set(err, VAL_ERR_VALIDATION, "TaskTimedOut", "Task Timed Out: 'Provided task does not exist anymore'");
+            val_err_set(err, VAL_ERR_VALIDATION, "TaskTimedOut", "Task Timed Out: 'Provided task does not exist anymore'");
         if (x) {
             if (x->x && !x->finished && !x->queued && !x->express)
                 lru_push(s, x); /* loaded to look: evictable again */
@@ -1573,7 +1557,7 @@ int sched_task_callback(sched *s, const char *token, int kind, const char *outpu
     if (turn_one(s, x))
         rc = 0;
     else
-        err_set(err, VAL_ERR_STORE, "StoreError", "the callback could not be stored; try again");
+        val_err_set(err, VAL_ERR_STORE, "StoreError", "the callback could not be stored; try again");
     sx_unref(s, x);
 out:
     free(exec_arn);

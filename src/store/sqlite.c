@@ -21,9 +21,6 @@
     X(BEGIN, "BEGIN IMMEDIATE")                                                                    \
     X(COMMIT, "COMMIT")                                                                            \
     X(ROLLBACK, "ROLLBACK")                                                                        \
-    X(SAVE, "SAVEPOINT store_append")                                                              \
-    X(RELEASE, "RELEASE store_append")                                                             \
-    X(UNDO, "ROLLBACK TO store_append")                                                            \
     X(M_INSERT, "INSERT INTO machines(arn,name,definition,type,role_arn,created_ns,updated_ns,"    \
                 "revision_id) VALUES(?1,?2,?3,?4,?5,?6,?6,?7)")                                    \
     X(M_GET, "SELECT arn,name,definition,type,role_arn,created_ns,updated_ns,revision_id,id "      \
@@ -552,19 +549,26 @@ static int sq_machine_update(store *sp, const char *arn, const char *definition,
     return r;
 }
 
+/* Runs the delete statement id with key as ?1: STORE_OK, STORE_NOT_FOUND
+ * when it deleted nothing, or -1. */
+static int delete_key(struct sq *q, int id, const char *key, val_err *err, const char *what)
+{
+    sqlite3_stmt *s = st(q, id, err);
+    if (!s)
+        return STORE_ERROR;
+    bind_text(s, 1, key);
+    int r = run_write(q, s, err, what);
+    if (r == STORE_OK && sqlite3_changes(q->db) == 0)
+        r = STORE_NOT_FOUND;
+    return r;
+}
+
 static int sq_machine_delete(store *sp, const char *arn, val_err *err)
 {
     struct sq *q = (struct sq *)sp;
     if (!arn)
         return invalid(err, "machine ARN is required");
-    sqlite3_stmt *s = st(q, S_M_DELETE, err);
-    if (!s)
-        return STORE_ERROR;
-    bind_text(s, 1, arn);
-    int r = run_write(q, s, err, "machine_delete");
-    if (r == STORE_OK && sqlite3_changes(q->db) == 0)
-        r = STORE_NOT_FOUND;
-    return r;
+    return delete_key(q, S_M_DELETE, arn, err, "machine_delete");
 }
 
 static int sq_revision_get(store *sp, const char *arn, const char *revision_id, char **definition,
@@ -1020,11 +1024,8 @@ static int sq_timer_clear(store *sp, const char *exec_arn, val_err *err)
     struct sq *q = (struct sq *)sp;
     if (!exec_arn)
         return invalid(err, "execution ARN is required");
-    sqlite3_stmt *s = st(q, S_T_CLEAR, err);
-    if (!s)
-        return STORE_ERROR;
-    bind_text(s, 1, exec_arn);
-    return run_write(q, s, err, "timer_clear");
+    int r = delete_key(q, S_T_CLEAR, exec_arn, err, "timer_clear");
+    return r == STORE_NOT_FOUND ? STORE_OK : r; /* no timers armed is fine */
 }
 
 static int sq_timer_due(store *sp, int64_t before_ns, size_t limit, struct store_timer_list *out,
@@ -1105,14 +1106,7 @@ static int sq_token_delete(store *sp, const char *token, val_err *err)
     struct sq *q = (struct sq *)sp;
     if (!token)
         return invalid(err, "token is required");
-    sqlite3_stmt *s = st(q, S_K_DELETE, err);
-    if (!s)
-        return STORE_ERROR;
-    bind_text(s, 1, token);
-    int r = run_write(q, s, err, "token_delete");
-    if (r == STORE_OK && sqlite3_changes(q->db) == 0)
-        r = STORE_NOT_FOUND;
-    return r;
+    return delete_key(q, S_K_DELETE, token, err, "token_delete");
 }
 
 /* ------------------------------------------------------------ open/close */

@@ -10,35 +10,8 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from harness import Server, boto3_client, call
-
-ROLE = "arn:aws:iam::123456789012:role/StepFunctionsRole"
-SM_ARN = "arn:aws:states:us-east-1:123456789012:stateMachine:"
-EXEC_ARN = "arn:aws:states:us-east-1:123456789012:execution:"
-EXPRESS_ARN = "arn:aws:states:us-east-1:123456789012:express:"
-UUID_RE = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
-
-PASS = {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}
-PASS_CHAIN = {"StartAt": "A", "States": {
-    "A": {"Type": "Pass", "Next": "B"},
-    "B": {"Type": "Pass", "Next": "C"},
-    "C": {"Type": "Pass", "Next": "D"},
-    "D": {"Type": "Pass", "End": True}}}
-WAIT1 = {"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 1, "Next": "S"},
-                                    "S": {"Type": "Succeed"}}}
-WAIT_LONG = {"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 600, "End": True}}}
-FAIL = {"StartAt": "F", "States": {"F": {"Type": "Fail", "Error": "MyErr", "Cause": "it broke"}}}
-
-
-def callback_def(heartbeat=None, timeout=None):
-    task = {"Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
-            "Parameters": {"QueueUrl": "q", "MessageBody": {"token.$": "$$.Task.Token"}},
-            "End": True}
-    if heartbeat:
-        task["HeartbeatSeconds"] = heartbeat
-    if timeout:
-        task["TimeoutSeconds"] = timeout
-    return {"StartAt": "T", "States": {"T": task}}
-
+from machines import (EXEC_ARN, EXPRESS_ARN, FAIL, PASS, PASS_CHAIN, ROLE, SM_ARN, UUID_RE, WAIT1,
+                      WAIT_LONG, callback_def)
 
 # ---- helpers ----------------------------------------------------------------
 

@@ -7,21 +7,12 @@ import threading
 import time
 
 from harness import Server, call, raw, wait_done
+from machines import token_of
 
 ROLE = "arn:aws:iam::123456789012:role/r"
 CALLBACK = {"StartAt": "T", "States": {"T": {
     "Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
     "Parameters": {"QueueUrl": "q", "MessageBody": {"token.$": "$$.Task.Token"}}, "End": True}}}
-
-
-def token_of(srv, arn):
-    for _ in range(200):
-        for ev in call(srv, "GetExecutionHistory", {"executionArn": arn})["events"]:
-            if ev["type"] == "TaskScheduled":
-                params = json.loads(ev["taskScheduledEventDetails"]["parameters"])
-                return params["MessageBody"]["token"]
-        time.sleep(0.01)
-    raise AssertionError("no TaskScheduled event for %s" % arn)
 
 
 def test_shutdown_answers_waiting_sync_calls(ctx):
