@@ -10,7 +10,7 @@
 #   make demo       deps, build, run examples/hello
 #   make build-all / asan-build   build what test / asan run (for make -j)
 
-PKGS     := jansson sqlite3 libmicrohttpd libcrypto libcurl libzstd
+PKGS     := jansson sqlite3 libmicrohttpd libcrypto libcurl libzstd libfyaml
 CC       ?= gcc
 BUILD    ?= build
 OPT      ?= -O2 -g
@@ -22,7 +22,7 @@ CPPFLAGS += -D_GNU_SOURCE -Isrc -Iinclude
 CFLAGS   += $(OPT) $(WARN) $(shell pkg-config --cflags $(PKGS) 2>/dev/null) $(EXTRA_CFLAGS)
 LDLIBS   += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm
 
-LIB_SRC  := $(wildcard src/json/*.c src/asl/*.c src/engine/*.c src/store/*.c src/http/*.c src/sched/*.c src/api/*.c)
+LIB_SRC  := $(wildcard src/json/*.c src/asl/*.c src/engine/*.c src/store/*.c src/http/*.c src/sched/*.c src/fn/*.c src/sam/*.c src/api/*.c)
 CLI_SRC  := $(wildcard src/cli/*.c)
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/%.o)

@@ -9,7 +9,7 @@ set -eu
 # (libclang_rt.fuzzer ships in libclang-rt-14-dev on Debian 12, not in
 # clang itself). tests/bench: python3, /usr/bin/time -v for peak RSS. The
 # client commands speak HTTP through libcurl; history is stored zstd-compressed.
-PKGS="build-essential pkg-config libjansson-dev libsqlite3-dev libmicrohttpd-dev libssl-dev libcurl4-openssl-dev libzstd-dev clang libclang-rt-14-dev python3 time"
+PKGS="build-essential pkg-config libjansson-dev libsqlite3-dev libmicrohttpd-dev libssl-dev libcurl4-openssl-dev libzstd-dev libfyaml-dev curl clang libclang-rt-14-dev python3 time"
 
 missing=""
 for p in $PKGS; do

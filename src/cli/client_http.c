@@ -2,6 +2,7 @@
  * libcurl, one easy handle per process so that a polling loop keeps its
  * connection. See client_http.h for the contract. */
 #include <ctype.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -178,4 +179,102 @@ done:
     val_buf_free(&resp);
     val_buf_free(&etype);
     return ret;
+}
+
+/* ------------------------------------------------------------- rest calls */
+
+static size_t on_rest_header(char *p, size_t size, size_t n, void *ud)
+{
+    struct cli_rest_resp *r = ud;
+    size_t len = size * n;
+    static const struct {
+        const char *name;
+        size_t off;
+    } keep[] = {{"x-amzn-errortype:", offsetof(struct cli_rest_resp, error_type)},
+                {"x-amz-function-error:", offsetof(struct cli_rest_resp, function_error)},
+                {"x-amz-log-result:", offsetof(struct cli_rest_resp, log_result)},
+                {"x-stepd-log-offset:", offsetof(struct cli_rest_resp, log_offset)}};
+    for (size_t i = 0; i < sizeof keep / sizeof keep[0]; i++) {
+        size_t nl = strlen(keep[i].name);
+        if (len > nl && strncasecmp(p, keep[i].name, nl) == 0) {
+            const char *v = p + nl, *end = p + len;
+            while (v < end && isspace((unsigned char)*v))
+                v++;
+            while (end > v && isspace((unsigned char)end[-1]))
+                end--;
+            char **slot = (char **)((char *)r + keep[i].off);
+            free(*slot);
+            *slot = strndup(v, (size_t)(end - v));
+        }
+    }
+    return len;
+}
+
+int cli_rest(cli_conn *c, const char *method, const char *path, const char *const *headers, const char *body,
+             size_t len, struct cli_rest_resp *out, val_err *err)
+{
+    memset(out, 0, sizeof *out);
+    size_t el = strlen(c->endpoint);
+    while (el && c->endpoint[el - 1] == '/')
+        el--;
+    char *url = malloc(el + strlen(path) + 1);
+    if (!url)
+        abort();
+    memcpy(url, c->endpoint, el);
+    strcpy(url + el, path);
+    struct curl_slist *h = curl_slist_append(NULL, "Expect:");
+    for (size_t i = 0; headers && headers[i]; i++)
+        h = curl_slist_append(h, headers[i]);
+    val_buf resp = {0};
+    CURL *k = c->curl;
+    curl_easy_reset(k);
+    curl_easy_setopt(k, CURLOPT_URL, url);
+    curl_easy_setopt(k, CURLOPT_HTTPHEADER, h);
+    if (strcmp(method, "POST") == 0) {
+        curl_easy_setopt(k, CURLOPT_POSTFIELDS, body ? body : "");
+        curl_easy_setopt(k, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)(body ? len : 0));
+    }
+    curl_easy_setopt(k, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(k, CURLOPT_WRITEDATA, &resp);
+    curl_easy_setopt(k, CURLOPT_HEADERFUNCTION, on_rest_header);
+    curl_easy_setopt(k, CURLOPT_HEADERDATA, out);
+    curl_easy_setopt(k, CURLOPT_ERRORBUFFER, c->errbuf);
+    curl_easy_setopt(k, CURLOPT_CONNECTTIMEOUT, 10L);
+    curl_easy_setopt(k, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(k, CURLOPT_NOPROXY, "localhost,127.0.0.1,::1");
+    curl_easy_setopt(k, CURLOPT_USERAGENT, "stepd-cli");
+    c->errbuf[0] = 0;
+    CURLcode rc = curl_easy_perform(k);
+    curl_slist_free_all(h);
+    free(url);
+    if (rc != CURLE_OK) {
+        const char *why = c->errbuf[0] ? c->errbuf : curl_easy_strerror(rc);
+        val_err_set(err, VAL_ERR_IO, NULL, "cannot reach %s (%s): is `stepd serve` running there?", c->endpoint,
+                    why);
+        val_buf_free(&resp);
+        cli_rest_clear(out);
+        return -1;
+    }
+    curl_easy_getinfo(k, CURLINFO_RESPONSE_CODE, &out->status);
+    val_buf_putc(&resp, 0);
+    out->len = resp.len - 1;
+    out->body = resp.p;
+    return 0;
+}
+
+void cli_rest_clear(struct cli_rest_resp *r)
+{
+    free(r->body);
+    free(r->error_type);
+    free(r->function_error);
+    free(r->log_result);
+    free(r->log_offset);
+    memset(r, 0, sizeof *r);
+}
+
+void cli_rest_error(const struct cli_rest_resp *r, val_err *err)
+{
+    json_t *ans = r->len ? val_parse(r->body, r->len, NULL) : NULL;
+    set_http_error(err, r->status, ans, r->error_type, r->body ? r->body : "");
+    json_decref(ans);
 }

@@ -28,4 +28,24 @@ void cli_conn_free(cli_conn *c);
  *     NULL, cause = a sentence naming the endpoint. */
 int cli_call(cli_conn *c, const char *op, const json_t *body, json_t **out, val_err *err);
 
+/* A rest-json or plain HTTP call (the Lambda API, stepd's own routes):
+ * method and path on the endpoint, with extra "Name: value" headers
+ * (NULL-terminated list, may be NULL) and a raw body. The answer,
+ * whatever its status, is in *out (free with cli_rest_clear). Returns 0
+ * when an answer came, -1 with err set (kind VAL_ERR_IO) when none did. */
+struct cli_rest_resp {
+    long status;
+    char *body; /* NUL-terminated */
+    size_t len;
+    char *error_type;     /* x-amzn-ErrorType */
+    char *function_error; /* X-Amz-Function-Error */
+    char *log_result;     /* X-Amz-Log-Result (base64) */
+    char *log_offset;     /* X-Stepd-Log-Offset */
+};
+int cli_rest(cli_conn *c, const char *method, const char *path, const char *const *headers, const char *body,
+             size_t len, struct cli_rest_resp *out, val_err *err);
+void cli_rest_clear(struct cli_rest_resp *r);
+/* The error an answer carries (its status is not 2xx), as cli_call sets it. */
+void cli_rest_error(const struct cli_rest_resp *r, val_err *err);
+
 #endif

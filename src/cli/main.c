@@ -22,6 +22,7 @@ static const char *usage_main =
     "\n"
     "commands:\n"
     "  run        run one execution of a state machine definition in process\n"
+    "             (or `stepd run template.yaml`: a SAM template with its functions)\n"
     "  validate   check a definition the way CreateStateMachine does\n"
     "  serve      the Step Functions API server with durable executions\n"
     "\n"
@@ -478,13 +479,20 @@ int main(int argc, char **argv)
         fputs(usage_main, stdout);
         return 0;
     }
-    if (strcmp(cmd, "run") == 0)
+    if (strcmp(cmd, "run") == 0) {
+        /* `stepd run template.yaml ...`: a SAM template, run with its functions */
+        if (argc > 2 && argv[2][0] != '-')
+            return cmd_run_template(argc - 1, argv + 1);
         return cmd_run(argc - 1, argv + 1);
+    }
     if (strcmp(cmd, "validate") == 0)
         return cmd_validate(argc - 1, argv + 1);
     if (strcmp(cmd, "serve") == 0)
         return cmd_serve(argc - 1, argv + 1);
     int rc = cmd_client(cmd, argc - 1, argv + 1);
+    if (rc >= 0)
+        return rc;
+    rc = cmd_fn(cmd, argc - 1, argv + 1);
     if (rc >= 0)
         return rc;
     fprintf(stderr, "stepd: unknown command '%s'\n\n%s", cmd, usage_main);

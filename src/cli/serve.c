@@ -10,17 +10,25 @@
 #include <string.h>
 #include <sys/resource.h>
 
+#include <libgen.h>
+#include <sys/stat.h>
+
+#include "api/lambda.h"
 #include "api/sfn.h"
 #include "cli/cmds.h"
+#include "fn/fn.h"
 #include "http/http.h"
+#include "sam/sam.h"
 #include "sched/sched.h"
 #include "store/store.h"
 
 static const char *usage_serve =
-    "usage: stepd serve [--listen HOST:PORT] [--store PATH]\n"
+    "usage: stepd serve [--listen HOST:PORT] [--store PATH] [--template FILE]\n"
     "\n"
-    "Serves the Step Functions API (AWS JSON 1.0) for the aws CLI, boto3 and\n"
-    "the stepd client commands, with STANDARD executions kept durably.\n"
+    "Serves the Step Functions API (AWS JSON 1.0) and the Lambda API (Invoke,\n"
+    "GetFunction, ListFunctions) for the aws CLI, boto3 and the stepd client\n"
+    "commands, with STANDARD executions kept durably and functions run by warm\n"
+    "worker processes through the Lambda Runtime API.\n"
     "\n"
     "options:\n"
     "  --listen HOST:PORT  where to listen (default 127.0.0.1:8083; port 0 picks\n"
@@ -30,6 +38,13 @@ static const char *usage_serve =
     "  --quiet             no notices on stderr\n"
     "  --max-loaded N      idle executions kept in memory before the least recently\n"
     "                      used are evicted to their snapshot (default 4096)\n"
+    "  --template FILE     deploy this SAM template at start (as `stepd deploy`)\n"
+    "  --parameter-overrides K=V ...  its parameters\n"
+    "  --idle-timeout S    stop a function's worker after S idle seconds (default 300)\n"
+    "  --concurrency N     workers per function when the template reserves none\n"
+    "                      (default 8; more invocations wait for a free worker)\n"
+    "\n"
+    "Function logs are kept beside the store, in logs/FUNCTION.log (`stepd logs`).\n"
     "\n"
     "SIGTERM or SIGINT stops it cleanly; running executions continue at the\n"
     "next start.\n";
@@ -57,13 +72,19 @@ static int parse_listen(const char *arg, char **host, int *port)
 
 int cmd_serve(int argc, char **argv)
 {
-    const char *listen = "127.0.0.1:8083", *path = ".stepd/state.db";
-    int quiet = 0;
+    const char *listen = "127.0.0.1:8083", *path = ".stepd/state.db", *template = NULL;
+    int quiet = 0, idle_s = 0, conc = 0;
     long max_loaded = 0;
+    const char **ov = NULL;
+    size_t n_ov = 0;
     static const struct option longs[] = {{"listen", required_argument, 0, 'l'},
                                           {"store", required_argument, 0, 's'},
                                           {"quiet", no_argument, 0, 'q'},
                                           {"max-loaded", required_argument, 0, 'L'},
+                                          {"template", required_argument, 0, 't'},
+                                          {"parameter-overrides", required_argument, 0, 'P'},
+                                          {"idle-timeout", required_argument, 0, 'I'},
+                                          {"concurrency", required_argument, 0, 'C'},
                                           {"help", no_argument, 0, 'h'},
                                           {0, 0, 0, 0}};
     int c;
@@ -80,6 +101,27 @@ int cmd_serve(int argc, char **argv)
                 fprintf(stderr, "stepd serve: --max-loaded wants a count of 1 or more, not '%s'\n", optarg);
                 return 2;
             }
+            break;
+        }
+        case 't': template = optarg; break;
+        case 'P': {
+            int i = optind - 2; /* optarg is argv[optind - 1] */
+            if (i < 0 || argv[i + 1] != optarg)
+                i = optind - 1, optind--; /* --parameter-overrides=K=V */
+            cli_collect_overrides(argc, argv, &i, &ov, &n_ov);
+            optind = i + 1;
+            break;
+        }
+        case 'I':
+        case 'C': {
+            char *end;
+            long v = strtol(optarg, &end, 10);
+            if (*end || v < 1 || v > 100000) {
+                fprintf(stderr, "stepd serve: --%s wants a number of 1 or more, not '%s'\n",
+                        c == 'I' ? "idle-timeout" : "concurrency", optarg);
+                return 2;
+            }
+            *(c == 'I' ? &idle_s : &conc) = (int)v;
             break;
         }
         case 'h': fputs(usage_serve, stdout); return 0;
@@ -118,12 +160,45 @@ int cmd_serve(int argc, char **argv)
     int rc = 1;
     sched *s = NULL;
     http_server *srv = NULL;
-    store *st = store_sqlite_open(path, &err);
+    fn_pool *fn = NULL;
+    json_t *plan = NULL;
+    char *logdir = NULL;
+    store *st = NULL;
+    if (template) {
+        /* a broken template refuses to start, before anything listens */
+        struct sam_opts sop = {.overrides = ov, .n_overrides = n_ov};
+        plan = sam_load(template, &sop, &err);
+        if (!plan) {
+            fprintf(stderr, "stepd serve: %s\n", err.cause ? err.cause : "cannot read the template");
+            goto out;
+        }
+    }
+    st = store_sqlite_open(path, &err);
     if (!st) {
         fprintf(stderr, "stepd serve: cannot open the store %s: %s\n", path, err.cause);
         goto out;
     }
-    struct sched_opts so = {.quiet = quiet, .max_loaded = (size_t)max_loaded};
+    if (strcmp(path, ":memory:") != 0) {
+        char *copy = strdup(path);
+        if (asprintf(&logdir, "%s/logs", dirname(copy)) < 0)
+            logdir = NULL;
+        free(copy);
+    }
+    /* the pool holds its workers until the server's port is known (they
+     * are told where stepd's APIs are); recovered tasks queue meanwhile */
+    struct fn_opts fo = {.log_dir = logdir, .quiet = quiet, .hold = 1, .idle_s = idle_s,
+                         .default_concurrency = conc};
+    fn = fn_new(&fo, &err);
+    if (!fn) {
+        fprintf(stderr, "stepd serve: %s\n", err.cause);
+        goto out;
+    }
+    int restored = api_functions_restore(st, fn, &err);
+    if (restored < 0) {
+        fprintf(stderr, "stepd serve: cannot read the deployed functions: %s\n", err.cause);
+        goto out;
+    }
+    struct sched_opts so = {.quiet = quiet, .max_loaded = (size_t)max_loaded, .fn = fn};
     s = sched_new(st, &so, &err);
     if (!s) {
         fprintf(stderr, "stepd serve: recovery failed: %s\n", err.cause);
@@ -138,12 +213,37 @@ int cmd_serve(int argc, char **argv)
         fprintf(stderr, "stepd serve: %s\n", err.cause);
         goto out;
     }
+    struct api_lambda al = {.s = s, .fn = fn};
     const struct http_service services[] = {{API_SFN_PREFIX, api_sfn_handle}};
-    const struct http_routes routes = {.services = services, .n_services = 1};
+    const struct http_routes routes = {.services = services,
+                                       .n_services = 1,
+                                       .fallback = api_lambda_handle,
+                                       .fallback_ud = &al,
+                                       .fallback_max_body = FN_MAX_PAYLOAD + 1024};
     srv = http_start(host, port, &routes, s, &err);
     if (!srv) {
         fprintf(stderr, "stepd serve: %s\n", err.cause);
         goto out;
+    }
+    {
+        /* functions reach stepd on loopback when it listens on every address */
+        const char *h = strcmp(host, "0.0.0.0") == 0 || strcmp(host, "::") == 0 ? "127.0.0.1" : host;
+        char url[300];
+        snprintf(url, sizeof url, "http://%s%s%s:%d", strchr(h, ':') ? "[" : "", h, strchr(h, ':') ? "]" : "",
+                 http_port(srv));
+        fn_set_endpoint(fn, url);
+    }
+    if (plan) {
+        json_t *report = api_deploy(&al, plan, &err);
+        if (!report) {
+            fprintf(stderr, "stepd serve: cannot deploy %s: %s\n", template, err.cause ? err.cause : "");
+            goto out;
+        }
+        if (!quiet) {
+            fprintf(stderr, "stepd: deployed %s\n", template);
+            cli_print_deploy(stderr, report);
+        }
+        json_decref(report);
     }
     printf("stepd: listening on http://%s%s%s:%d\n", strchr(host, ':') ? "[" : "", host,
            strchr(host, ':') ? "]" : "", http_port(srv));
@@ -164,8 +264,14 @@ int cmd_serve(int argc, char **argv)
 out:
     sched_stop(s); /* last turn committed; sync waiters answered */
     http_stop(srv);
+    fn_free(fn);   /* its last results find the scheduler stopped: recovery re-issues them */
     sched_free(s);
     store_close(st);
+    json_decref(plan);
+    free(logdir);
+    for (size_t i = 0; i < n_ov; i++)
+        free((char *)ov[i]);
+    free(ov);
     val_err_clear(&err);
     free(host);
     return rc;

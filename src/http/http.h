@@ -113,6 +113,8 @@ struct http_routes {
     const struct http_service *services;
     size_t n_services;
     http_path_fn fallback; /* NULL: 404 UnknownOperationException for other requests */
+    void *fallback_ud;     /* the fallback's ud; NULL: the server's */
+    size_t fallback_max_body; /* body limit of fallback requests (Lambda's 6 MB payloads); 0: max_body */
 };
 
 /* Everything http_start leaves at its default; 0 in a field means "the

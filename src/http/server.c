@@ -19,11 +19,11 @@ struct http_server {
     struct MHD_Daemon *d;
     int deferred; /* deferred requests not completed yet (atomic) */
     int port;
-    size_t max_body;
+    size_t max_body, fallback_max_body;
     struct http_service *services; /* prefixes owned */
     size_t n_services;
     http_path_fn fallback;
-    void *ud;
+    void *ud, *fallback_ud;
 };
 
 /* One request's state: created when MHD reads the request line (the URI
@@ -36,6 +36,7 @@ struct req_state {
     int started;   /* the handler saw the headers */
     int responded; /* a response is queued */
     int too_big;   /* the body passed max_body: no longer buffered */
+    size_t limit;  /* this request's body limit */
     int deferred;  /* the handler called http_defer_begin */
     int suspended; /* MHD_suspend_connection was called */
     int finished;  /* http_defer_finish gave the answer in dresp */
@@ -250,11 +251,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         const char *cl =
             MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
         unsigned long long declared = cl ? strtoull(cl, NULL, 10) : 0;
-        if (declared > s->max_body) {
+        int target = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Amz-Target") != NULL;
+        r->limit = target || !s->fallback ? s->max_body : s->fallback_max_body;
+        if (declared > r->limit) {
             /* Answer before reading a byte of the body; MHD then closes
              * the connection instead of draining it. */
             http_response resp = {.status = 200};
-            too_big_error(&resp, s->max_body, declared);
+            too_big_error(&resp, r->limit, declared);
             return send_resp(c, r, &resp, HTTP_JSON10, 1);
         }
         return MHD_YES;
@@ -263,7 +266,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         size_t n = *upload_data_size;
         *upload_data_size = 0;
         r->seen += n;
-        if (!r->too_big && r->seen > s->max_body) {
+        if (!r->too_big && r->seen > r->limit) {
             r->too_big = 1; /* chunked bodies: from here on counted, not kept */
             val_buf_free(&r->body);
         }
@@ -271,7 +274,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             val_buf_putn(&r->body, upload_data, n);
         /* A chunked body that never ends would keep the connection busy
          * forever at no memory cost; cut it off well past the limit. */
-        if (r->seen / 16 > s->max_body)
+        if (r->seen / 16 > r->limit)
             return MHD_NO;
         return MHD_YES;
     }
@@ -291,12 +294,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     const char *target = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Amz-Target");
     int json10 = target && strcmp(method, "POST") == 0;
     if (r->too_big) {
-        too_big_error(&resp, s->max_body, 0);
+        too_big_error(&resp, r->limit, 0);
         json10 = 1;
     } else if (json10) {
         route_json(s, &q, target, &resp);
     } else if (s->fallback) {
-        s->fallback(s->ud, &q, &resp);
+        s->fallback(s->fallback_ud ? s->fallback_ud : s->ud, &q, &resp);
     } else {
         json10 = 1;
         if (strcmp(method, "POST") == 0 && strcmp(url, "/") == 0)
@@ -369,6 +372,8 @@ http_server *http_start_opts(const char *host, int port, const struct http_route
     s->ud = ud;
     if (routes) {
         s->fallback = routes->fallback;
+        s->fallback_ud = routes->fallback_ud;
+        s->fallback_max_body = routes->fallback_max_body > o.max_body ? routes->fallback_max_body : o.max_body;
         s->services = calloc(routes->n_services ? routes->n_services : 1, sizeof *s->services);
         if (!s->services) {
             server_free(s);

@@ -14,6 +14,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <openssl/evp.h>
+
 #include "asl/asl.h"
 #include "engine/engine.h"
 
@@ -208,6 +210,7 @@ struct fx {
 
 struct sched {
     store *st;
+    fn_pool *fn;
     char *region, *account;
     size_t max_loaded;
     int quiet;
@@ -799,11 +802,220 @@ static int is_lambda(const char *res)
     return strncmp(res, "arn:aws:lambda:", 15) == 0 || strncmp(res, "arn:aws:states:::lambda:", 24) == 0;
 }
 
-/* Runs a task effect. Until functions exist (the functions issue), a task
- * with a token waits for its callback and any other task fails the way
- * AWS fails a call to something that is not there. */
+/* ------------------------------------------------------------ Lambda tasks */
+
+/* How a Lambda task's result comes back: a function ARN as Resource gives
+ * the bare payload; lambda:invoke wraps it as the SDK's Invoke result;
+ * lambda:invoke.waitForTaskToken only fails here (success is the
+ * callback's). */
+enum { LT_DIRECT, LT_INVOKE, LT_TOKEN };
+
+struct ltask {
+    sched *s;
+    char *exec_arn;
+    uint64_t id;
+    int mode;
+    int tail;
+};
+
+static char *b64(const char *s, size_t n)
+{
+    char *out = malloc(4 * ((n + 2) / 3) + 1);
+    if (!out)
+        abort();
+    EVP_EncodeBlock((unsigned char *)out, (const unsigned char *)s, (int)n);
+    return out;
+}
+
+static void http_date(char out[40])
+{
+    time_t t = time(NULL);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(out, 40, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+}
+
+/* The SDK's Invoke result, as Step Functions' lambda:invoke gives it. */
+static json_t *invoke_result(const struct fn_result *r, json_t *payload, int tail)
+{
+    char len[32], date[40], trace[80];
+    snprintf(len, sizeof len, "%zu", r->len);
+    http_date(date);
+    /* Root=1-<epoch hex>-<24 hex>: the request id's hex digits serve */
+    char hex[40] = "";
+    size_t k = 0;
+    for (const char *c = r->request_id ? r->request_id : ""; *c && k < 24; c++)
+        if (*c != '-')
+            hex[k++] = *c;
+    hex[k] = 0;
+    snprintf(trace, sizeof trace, "root=1-%08lx-%s;sampled=0", (unsigned long)time(NULL), hex);
+    char *log = tail ? b64(r->log_tail ? r->log_tail : "", r->log_tail ? strlen(r->log_tail) : 0) : NULL;
+    struct {
+        const char *k, *v;
+    } h[] = {{"Connection", "keep-alive"},         {"Content-Length", len},
+             {"Content-Type", "application/json"}, {"Date", date},
+             {"X-Amz-Executed-Version", "$LATEST"}, {"X-Amz-Log-Result", log},
+             {"x-amzn-Remapped-Content-Length", "0"}, {"x-amzn-RequestId", r->request_id},
+             {"X-Amzn-Trace-Id", trace}};
+    json_t *all = json_object(), *one = json_object();
+    for (size_t i = 0; i < sizeof h / sizeof h[0]; i++) {
+        if (!h[i].v)
+            continue;
+        json_t *l = json_array();
+        val_arr_append_take(l, json_string(h[i].v));
+        val_obj_set_take(all, h[i].k, l);
+        val_obj_set_take(one, h[i].k, json_string(h[i].v));
+    }
+    json_t *meta = json_object();
+    val_obj_set_take(meta, "AllHttpHeaders", all);
+    val_obj_set_take(meta, "HttpHeaders", one);
+    val_obj_set_take(meta, "HttpStatusCode", json_integer(200));
+    json_t *rm = json_object();
+    val_obj_set_take(rm, "RequestId", json_string(r->request_id));
+    json_t *o = json_object();
+    val_obj_set_take(o, "ExecutedVersion", json_string("$LATEST"));
+    if (log)
+        val_obj_set_take(o, "LogResult", json_string(log));
+    val_obj_set_take(o, "Payload", payload);
+    val_obj_set_take(o, "SdkHttpMetadata", meta);
+    val_obj_set_take(o, "SdkResponseMetadata", rm);
+    val_obj_set_take(o, "StatusCode", json_integer(200));
+    free(log);
+    return o;
+}
+
+/* Queues a task's result for its execution (the loop takes it in its
+ * next turn). A result for an execution that has ended, or for a task
+ * that is no longer pending, is dropped by the engine. */
+static void task_done(sched *s, const char *exec_arn, uint64_t id, json_t *output, const char *error,
+                      const char *cause)
+{
+    pthread_mutex_lock(&s->mu);
+    struct sx *x = s->stopping ? NULL : htab_get(&s->execs, exec_arn);
+    if (x && !x->finished)
+        push_event(s, x, error ? ENG_EV_TASK_FAILED : ENG_EV_TASK_SUCCEEDED, id, sched_now(), output, error,
+                   cause);
+    pthread_mutex_unlock(&s->mu);
+}
+
+static void lambda_done(void *ud, const struct fn_result *r)
+{
+    struct ltask *t = ud;
+    json_t *out = NULL;
+    char *cause = NULL;
+    const char *error = NULL;
+    switch (r->status) {
+    case FN_OK: {
+        if (t->mode == LT_TOKEN)
+            break; /* the callback answers */
+        json_t *v = val_parse(r->payload, r->len, NULL);
+        if (!v)
+            v = json_stringn(r->payload, r->len); /* not JSON: the text itself */
+        out = t->mode == LT_INVOKE ? invoke_result(r, v, t->tail) : v;
+        break;
+    }
+    case FN_FUNCTION_ERROR: {
+        error = r->error_type && *r->error_type && strcmp(r->error_type, "Unhandled") != 0 ? r->error_type
+                                                                                            : "Lambda.Unknown";
+        if (t->mode == LT_DIRECT) {
+            cause = strndup(r->payload, r->len);
+        } else {
+            /* the SDK parsed the payload; Step Functions shows it compact */
+            json_t *d = val_parse(r->payload, r->len, NULL);
+            cause = d ? json_dumps(d, JSON_COMPACT | JSON_PRESERVE_ORDER) : strndup(r->payload, r->len);
+            json_decref(d);
+        }
+        break;
+    }
+    case FN_NOT_FOUND: {
+        error = "Lambda.ResourceNotFoundException";
+        const char *arn = r->message && strncmp(r->message, "Function not found: ", 20) == 0 ? r->message + 20 : "";
+        /* lambda:invoke names the version it asked for: $LATEST when unqualified */
+        const char *fname = strstr(arn, ":function:");
+        int latest = t->mode != LT_DIRECT && fname && !strchr(fname + 10, ':');
+        if (asprintf(&cause,
+                     "Function not found: %s%s (Service: AWSLambda; Status Code: 404; Error Code: "
+                     "ResourceNotFoundException; Request ID: %s; Proxy: null)",
+                     arn, latest ? ":$LATEST" : "", r->request_id ? r->request_id : "") < 0)
+            cause = NULL;
+        break;
+    }
+    default:
+        error = "Lambda.ServiceException";
+        if (asprintf(&cause,
+                     "%s (Service: AWSLambda; Status Code: 500; Error Code: ServiceException; Request ID: %s; "
+                     "Proxy: null)",
+                     r->message ? r->message : "stepd could not run the function",
+                     r->request_id ? r->request_id : "") < 0)
+            cause = NULL;
+        break;
+    }
+    if (out || error)
+        task_done(t->s, t->exec_arn, t->id, out, error, cause);
+    json_decref(out);
+    free(cause);
+    free(t->exec_arn);
+    free(t);
+}
+
+/* Hands a Lambda task to the function pool. */
+static void dispatch_lambda(sched *s, struct fx *f, int64_t now)
+{
+    int mode = strncmp(f->resource, "arn:aws:lambda:", 15) == 0 ? LT_DIRECT : f->token ? LT_TOKEN : LT_INVOKE;
+    const char *name;
+    json_t *payload;
+    int tail = 0;
+    if (mode == LT_DIRECT) {
+        name = f->resource;
+        payload = f->input;
+    } else {
+        json_t *fnv = json_object_get(f->input, "FunctionName");
+        if (!json_is_string(fnv)) {
+            push_event(s, f->sx, ENG_EV_TASK_FAILED, f->id, now, NULL, "States.Runtime",
+                       "The lambda:invoke parameters must name the function: FunctionName is missing or not "
+                       "a string");
+            return;
+        }
+        name = json_string_value(fnv);
+        payload = json_object_get(f->input, "Payload");
+        json_t *lt = json_object_get(f->input, "LogType");
+        tail = json_is_string(lt) && strcmp(json_string_value(lt), "Tail") == 0;
+    }
+    /* lambda:invoke's string Payload is the payload's text itself (the
+     * SDK sends its bytes); any other value, and a direct ARN's input, is
+     * sent as JSON */
+    size_t len = 0;
+    char *text = NULL;
+    if (mode != LT_DIRECT && json_is_string(payload)) {
+        len = json_string_length(payload);
+        text = malloc(len + 1);
+        if (!text)
+            abort();
+        memcpy(text, json_string_value(payload), len + 1);
+    } else if (payload && !json_is_null(payload)) {
+        text = val_dump(payload, &len);
+    }
+    struct ltask *t = calloc(1, sizeof *t);
+    if (!t || !(t->exec_arn = strdup(f->sx->arn)))
+        abort();
+    t->s = s;
+    t->id = f->id;
+    t->mode = mode;
+    t->tail = tail;
+    fn_invoke(s->fn, name, text, len, tail ? FN_INVOKE_TAIL : 0, lambda_done, t);
+    free(text);
+}
+
+/* Runs a task effect: Lambda tasks go to the function pool (when there
+ * is one); a task with a token for anything else waits for its
+ * callback; any other task fails the way AWS fails a call to something
+ * that is not there. */
 static void dispatch(sched *s, struct fx *f, int64_t now)
 {
+    if (s->fn && is_lambda(f->resource)) {
+        dispatch_lambda(s, f, now);
+        return;
+    }
     if (f->token) {
         if (!htab_get(&s->warned, f->resource)) {
             htab_put(&s->warned, f->resource, (void *)1);
@@ -1147,6 +1359,7 @@ sched *sched_new(store *st, const struct sched_opts *o, val_err *err)
     s->account = strdup(o && o->account ? o->account : "123456789012");
     s->max_loaded = o && o->max_loaded ? o->max_loaded : 4096;
     s->quiet = o ? o->quiet : 0;
+    s->fn = o ? o->fn : NULL;
     s->seed = (uint64_t)sched_now() ^ ((uint64_t)(uintptr_t)s << 16);
     pthread_mutex_init(&s->mu, NULL);
     pthread_condattr_t ca;

@@ -26,12 +26,15 @@
 
 #include <stdint.h>
 
+#include "fn/fn.h"
 #include "json/val.h"
 #include "store/store.h"
 
 typedef struct sched sched;
 
 struct sched_opts {
+    fn_pool *fn;         /* runs Lambda tasks (borrowed; free it after sched_stop). NULL: a
+                            Lambda task fails with Lambda.ResourceNotFoundException */
     const char *region;  /* default us-east-1 */
     const char *account; /* default 123456789012 */
     size_t max_loaded;   /* idle executions kept in memory before evicting (default 4096) */

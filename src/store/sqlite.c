@@ -69,7 +69,13 @@
              "ORDER BY due_ns LIMIT ?2")                                                           \
     X(K_PUT, "INSERT INTO tokens(token,exec_arn,task_id) VALUES(?1,?2,?3)")                        \
     X(K_GET, "SELECT exec_arn,task_id FROM tokens WHERE token=?1")                                 \
-    X(K_DELETE, "DELETE FROM tokens WHERE token=?1")
+    X(K_DELETE, "DELETE FROM tokens WHERE token=?1")                                               \
+    X(RES_PUT, "INSERT INTO resources(kind,name,config,updated_at) VALUES(?1,?2,?3,?4) "           \
+               "ON CONFLICT(kind,name) DO UPDATE SET config=excluded.config,"                      \
+               "updated_at=excluded.updated_at")                                                   \
+    X(RES_GET, "SELECT config FROM resources WHERE kind=?1 AND name=?2")                           \
+    X(RES_LIST, "SELECT name,config,updated_at FROM resources WHERE kind=?1 ORDER BY name")        \
+    X(RES_DELETE, "DELETE FROM resources WHERE kind=?1 AND name=?2")
 
 #define STMT_ENUM(name, sql) S_##name,
 enum { STMTS(STMT_ENUM) S_COUNT };
@@ -148,6 +154,15 @@ static const char *const migrations[] = {
     "INSERT INTO history_batches(exec_id,first_id,last_id,events) "
     " SELECT exec_id,id,id,event FROM history ORDER BY exec_id,id;"
     "DROP TABLE history;",
+    /* 3: the resources a deploy creates (functions now, tables later). The
+     * key leads with kind so that one kind's list is a range scan that
+     * comes out in name order. */
+    "CREATE TABLE resources("
+    " kind TEXT NOT NULL,"
+    " name TEXT NOT NULL,"
+    " config TEXT NOT NULL,"
+    " updated_at INTEGER NOT NULL," /* ns since the epoch, like the *_ns columns */
+    " PRIMARY KEY(kind, name)) WITHOUT ROWID;",
 };
 _Static_assert(sizeof migrations / sizeof migrations[0] == STORE_SCHEMA_VERSION + 1,
                "one migration per schema version");
@@ -442,15 +457,18 @@ static void read_machine(sqlite3_stmt *s, struct store_machine *m)
     m->revision_id = col_dup(s, 7);
 }
 
-/* Runs statement id with key as ?1 and hands its one row to read (with
- * out): STORE_OK, STORE_NOT_FOUND when there is no row, or -1. */
-static int get_one(struct sq *q, int id, const char *key, void (*read)(sqlite3_stmt *, void *), void *out,
-                   val_err *err, const char *what)
+/* Runs statement id with key as ?1 (and key2 as ?2 when non-NULL, for
+ * two-column keys) and hands its one row to read (with out): STORE_OK,
+ * STORE_NOT_FOUND when there is no row, or -1. */
+static int get_one(struct sq *q, int id, const char *key, const char *key2,
+                   void (*read)(sqlite3_stmt *, void *), void *out, val_err *err, const char *what)
 {
     sqlite3_stmt *s = st(q, id, err);
     if (!s)
         return STORE_ERROR;
     bind_text(s, 1, key);
+    if (key2)
+        bind_text(s, 2, key2);
     int rc = sqlite3_step(s), r;
     if (rc == SQLITE_ROW) {
         read(s, out);
@@ -471,7 +489,7 @@ static int sq_machine_get(store *sp, const char *arn, struct store_machine *out,
     memset(out, 0, sizeof *out);
     if (!arn)
         return invalid(err, "machine ARN is required");
-    return get_one(q, S_M_GET, arn, read_machine_v, out, err, "machine_get");
+    return get_one(q, S_M_GET, arn, NULL, read_machine_v, out, err, "machine_get");
 }
 
 static int sq_machine_list(store *sp, const char *token, size_t limit,
@@ -549,14 +567,17 @@ static int sq_machine_update(store *sp, const char *arn, const char *definition,
     return r;
 }
 
-/* Runs the delete statement id with key as ?1: STORE_OK, STORE_NOT_FOUND
- * when it deleted nothing, or -1. */
-static int delete_key(struct sq *q, int id, const char *key, val_err *err, const char *what)
+/* Runs the delete statement id with key as ?1 (and key2 as ?2 when
+ * non-NULL): STORE_OK, STORE_NOT_FOUND when it deleted nothing, or -1. */
+static int delete_key(struct sq *q, int id, const char *key, const char *key2, val_err *err,
+                      const char *what)
 {
     sqlite3_stmt *s = st(q, id, err);
     if (!s)
         return STORE_ERROR;
     bind_text(s, 1, key);
+    if (key2)
+        bind_text(s, 2, key2);
     int r = run_write(q, s, err, what);
     if (r == STORE_OK && sqlite3_changes(q->db) == 0)
         r = STORE_NOT_FOUND;
@@ -568,7 +589,7 @@ static int sq_machine_delete(store *sp, const char *arn, val_err *err)
     struct sq *q = (struct sq *)sp;
     if (!arn)
         return invalid(err, "machine ARN is required");
-    return delete_key(q, S_M_DELETE, arn, err, "machine_delete");
+    return delete_key(q, S_M_DELETE, arn, NULL, err, "machine_delete");
 }
 
 static int sq_revision_get(store *sp, const char *arn, const char *revision_id, char **definition,
@@ -650,7 +671,7 @@ static int sq_exec_get(store *sp, const char *arn, struct store_exec *out, val_e
     memset(out, 0, sizeof *out);
     if (!arn)
         return invalid(err, "execution ARN is required");
-    return get_one(q, S_X_GET, arn, read_exec_full_v, out, err, "exec_get");
+    return get_one(q, S_X_GET, arn, NULL, read_exec_full_v, out, err, "exec_get");
 }
 
 static int sq_exec_update(store *sp, const struct store_exec *x, val_err *err)
@@ -1024,7 +1045,7 @@ static int sq_timer_clear(store *sp, const char *exec_arn, val_err *err)
     struct sq *q = (struct sq *)sp;
     if (!exec_arn)
         return invalid(err, "execution ARN is required");
-    int r = delete_key(q, S_T_CLEAR, exec_arn, err, "timer_clear");
+    int r = delete_key(q, S_T_CLEAR, exec_arn, NULL, err, "timer_clear");
     return r == STORE_NOT_FOUND ? STORE_OK : r; /* no timers armed is fine */
 }
 
@@ -1098,7 +1119,7 @@ static int sq_token_get(store *sp, const char *token, char **exec_arn, uint64_t 
     if (!token)
         return invalid(err, "token is required");
     struct token_row row = {exec_arn, task_id};
-    return get_one(q, S_K_GET, token, read_token, &row, err, "token_get");
+    return get_one(q, S_K_GET, token, NULL, read_token, &row, err, "token_get");
 }
 
 static int sq_token_delete(store *sp, const char *token, val_err *err)
@@ -1106,7 +1127,85 @@ static int sq_token_delete(store *sp, const char *token, val_err *err)
     struct sq *q = (struct sq *)sp;
     if (!token)
         return invalid(err, "token is required");
-    return delete_key(q, S_K_DELETE, token, err, "token_delete");
+    return delete_key(q, S_K_DELETE, token, NULL, err, "token_delete");
+}
+
+/* ------------------------------------------------------------- resources */
+
+static int sq_resource_put(store *sp, const char *kind, const char *name, const char *config,
+                           int64_t now_ns, val_err *err)
+{
+    struct sq *q = (struct sq *)sp;
+    if (!kind || !name || !config)
+        return invalid(err, "resource_put: kind, name and config are required");
+    sqlite3_stmt *s = st(q, S_RES_PUT, err);
+    if (!s)
+        return STORE_ERROR;
+    bind_text(s, 1, kind);
+    bind_text(s, 2, name);
+    bind_text(s, 3, config);
+    sqlite3_bind_int64(s, 4, now_ns);
+    return run_write(q, s, err, "resource_put");
+}
+
+static void read_config(sqlite3_stmt *s, void *config) { *(char **)config = col_dup(s, 0); }
+
+static int sq_resource_get(store *sp, const char *kind, const char *name, char **config,
+                           val_err *err)
+{
+    struct sq *q = (struct sq *)sp;
+    if (config)
+        *config = NULL;
+    if (!kind || !name || !config)
+        return invalid(err, "resource_get: kind, name and a place for the config are required");
+    int r = get_one(q, S_RES_GET, kind, name, read_config, config, err, "resource_get");
+    if (r == STORE_OK && !*config) /* config is NOT NULL: only strdup can fail */
+        r = invalid(err, "out of memory");
+    return r;
+}
+
+static int sq_resource_list(store *sp, const char *kind, struct store_resource_list *out,
+                            val_err *err)
+{
+    struct sq *q = (struct sq *)sp;
+    if (out)
+        memset(out, 0, sizeof *out);
+    if (!kind || !out)
+        return invalid(err, "resource_list: kind and a list to fill are required");
+    size_t cap = 0;
+    sqlite3_stmt *s = st(q, S_RES_LIST, err);
+    if (!s)
+        return STORE_ERROR;
+    bind_text(s, 1, kind);
+    int rc, r = STORE_OK;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        if (grow((void **)&out->items, &cap, out->n, sizeof *out->items)) {
+            r = invalid(err, "out of memory");
+            break;
+        }
+        struct store_resource *res = &out->items[out->n++];
+        res->name = col_dup(s, 0);
+        res->config = col_dup(s, 1);
+        res->updated_ns = sqlite3_column_int64(s, 2);
+        if (!res->name || !res->config) {
+            r = invalid(err, "out of memory");
+            break;
+        }
+    }
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        r = fail(q, err, "resource_list");
+    done(s);
+    if (r != STORE_OK)
+        store_resource_list_free(out);
+    return r;
+}
+
+static int sq_resource_delete(store *sp, const char *kind, const char *name, val_err *err)
+{
+    struct sq *q = (struct sq *)sp;
+    if (!kind || !name)
+        return invalid(err, "resource_delete: kind and name are required");
+    return delete_key(q, S_RES_DELETE, kind, name, err, "resource_delete");
 }
 
 /* ------------------------------------------------------------ open/close */
@@ -1156,6 +1255,10 @@ static const struct store_ops sqlite_ops = {
     .token_put = sq_token_put,
     .token_get = sq_token_get,
     .token_delete = sq_token_delete,
+    .resource_put = sq_resource_put,
+    .resource_get = sq_resource_get,
+    .resource_list = sq_resource_list,
+    .resource_delete = sq_resource_delete,
 };
 
 /* mkdir -p of the directory part of path. */

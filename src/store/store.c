@@ -77,6 +77,18 @@ void store_timer_list_free(struct store_timer_list *l)
     memset(l, 0, sizeof *l);
 }
 
+void store_resource_list_free(struct store_resource_list *l)
+{
+    if (!l)
+        return;
+    for (size_t i = 0; i < l->n; i++) {
+        free(l->items[i].name);
+        free(l->items[i].config);
+    }
+    free(l->items);
+    memset(l, 0, sizeof *l);
+}
+
 void store_close(store *s)
 {
     if (s)

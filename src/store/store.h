@@ -1,5 +1,6 @@
 /* store — where durable state lives: state machines, executions (with the
- * engine's snapshot), history events, timers and task tokens. ONE
+ * engine's snapshot), history events, timers, task tokens and the
+ * resources a deploy creates (functions, later tables). ONE
  * interface, a struct of function pointers, so that the embedded SQLite
  * backend (sqlite.c) and a later PostgreSQL one are interchangeable and no
  * caller ever sees SQL or a backend's types.
@@ -111,6 +112,17 @@ struct store_timer_list {
     size_t n;
 };
 
+/* One resource a deploy created, of the kind asked for (resource_list). */
+struct store_resource {
+    char *name;
+    char *config;       /* JSON text, exactly as put */
+    int64_t updated_ns; /* now_ns of its last put */
+};
+struct store_resource_list {
+    struct store_resource *items;
+    size_t n;
+};
+
 /* Free what a record or page holds and zero it; NULL allowed. The struct
  * itself belongs to the caller (usually on its stack). */
 void store_machine_clear(struct store_machine *m);
@@ -119,6 +131,7 @@ void store_machine_list_free(struct store_machine_list *l);
 void store_exec_list_free(struct store_exec_list *l);
 void store_event_list_free(struct store_event_list *l);
 void store_timer_list_free(struct store_timer_list *l);
+void store_resource_list_free(struct store_resource_list *l);
 
 /* ------------------------------------------------------------- interface */
 
@@ -261,6 +274,30 @@ struct store_ops {
                      val_err *err);
     /* Forgets token. Returns 0, STORE_NOT_FOUND or -1. */
     int (*token_delete)(store *s, const char *token, val_err *err);
+
+    /* ---- resources (what a deploy creates: kind "function", later "table")
+     *
+     * A resource is a (kind, name) key and its configuration, JSON text the
+     * store keeps as given and never parses. kind and name are any text:
+     * the store gives them no meaning, and one name may exist under two
+     * kinds. NULL for any of them is -1 with err set. */
+
+    /* Stores config under (kind, name), replacing the config there, with
+     * updated_ns = now_ns. Returns 0 or -1. */
+    int (*resource_put)(store *s, const char *kind, const char *name, const char *config,
+                        int64_t now_ns, val_err *err);
+    /* The config of (kind, name): *config gets a malloc'd copy (caller
+     * frees; a NULL config is -1). Returns 0, STORE_NOT_FOUND (*config
+     * NULL) or -1 (*config NULL). */
+    int (*resource_get)(store *s, const char *kind, const char *name, char **config,
+                        val_err *err);
+    /* Fills *out (caller frees with store_resource_list_free; a NULL out
+     * is -1) with every resource of kind, in name order (bytewise); an
+     * unknown kind is an empty list. Returns 0 or -1 (*out empty). */
+    int (*resource_list)(store *s, const char *kind, struct store_resource_list *out,
+                         val_err *err);
+    /* Forgets (kind, name). Returns 0, STORE_NOT_FOUND or -1. */
+    int (*resource_delete)(store *s, const char *kind, const char *name, val_err *err);
 };
 
 /* What every backend's handle starts with: backends embed it as their
@@ -284,7 +321,7 @@ store *store_sqlite_open(const char *path, val_err *err);
 
 /* The schema version this build writes and the version of an open SQLite
  * store (for tests and `stepd serve` diagnostics); -1 on error. */
-#define STORE_SCHEMA_VERSION 2
+#define STORE_SCHEMA_VERSION 3
 int store_sqlite_schema_version(store *s);
 
 #endif

@@ -1,7 +1,7 @@
 /* test_store — the store interface against the SQLite backend, on a real
  * file in a temp directory and on ":memory:": every operation, pagination,
- * reverse history, group-commit transactions (rollback leaves nothing),
- * reopening a file, and the schema migrations. */
+ * reverse history, resources, group-commit transactions (rollback leaves
+ * nothing), reopening a file, and the schema migrations. */
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -349,10 +349,6 @@ static void test_transactions(store *s)
     CHECK(s->ops->history_count(s, XARN("tx1"), &n, &err) == STORE_OK && n == 1);
     CHECK(s->ops->exec_get(s, XARN("e4"), &x, &err) == STORE_OK && !strcmp(x.status, "SUCCEEDED"));
     store_exec_clear(&x);
-
-    /* closing with a transaction open rolls it back */
-    CHECK(s->ops->begin(s, &err) == STORE_OK);
-    CHECK(new_exec(s, XARN("lost"), "lost", "RUNNING", 70) == STORE_OK);
 }
 
 /* Revisions: every definition a machine had stays readable, and the one
@@ -471,6 +467,152 @@ static void test_history_text(store *s)
     val_buf_free(&back);
 }
 
+/* Resources: (kind, name) -> config, kept byte for byte; a kind's list in
+ * name order; a put replaces; bad arguments are errors; puts and deletes
+ * join a transaction like every write. Leaves function b, c, tx and big,
+ * and table a (the reopen in main checks them). */
+static void test_resources(store *s)
+{
+    val_err err = {0};
+    /* stored as given: spacing, a newline and UTF-8 kept */
+    const char *cfg_b = "{ \"Runtime\": \"python3.12\",\n  \"Handler\": \"b.h\", \"Note\": \"caf\u00e9\" }";
+    CHECK(s->ops->resource_put(s, "function", "b", cfg_b, 100, &err) == STORE_OK);
+    CHECK(s->ops->resource_put(s, "function", "a", "{\"Handler\":\"a.h\"}", 101, &err) == STORE_OK);
+    CHECK(s->ops->resource_put(s, "function", "c", "{\"Handler\":\"c.h\"}", 102, &err) == STORE_OK);
+    /* the same name under another kind is another resource */
+    CHECK(s->ops->resource_put(s, "table", "a", "{\"KeySchema\":[]}", 103, &err) == STORE_OK);
+
+    char *cfg = NULL;
+    CHECK(s->ops->resource_get(s, "function", "b", &cfg, &err) == STORE_OK);
+    CHECK(cfg && !strcmp(cfg, cfg_b));
+    free(cfg);
+    CHECK(s->ops->resource_get(s, "table", "a", &cfg, &err) == STORE_OK);
+    CHECK(cfg && !strcmp(cfg, "{\"KeySchema\":[]}"));
+    free(cfg);
+    /* not found: unknown name, unknown kind, a name of the other kind */
+    cfg = (char *)cfg_b;
+    CHECK(s->ops->resource_get(s, "function", "zz", &cfg, &err) == STORE_NOT_FOUND && cfg == NULL);
+    CHECK(s->ops->resource_get(s, "queue", "a", &cfg, &err) == STORE_NOT_FOUND && cfg == NULL);
+    CHECK(s->ops->resource_get(s, "table", "b", &cfg, &err) == STORE_NOT_FOUND && cfg == NULL);
+    CHECK(err.cause == NULL); /* answers, not failures */
+
+    /* a put replaces config and time; the list is in name order */
+    CHECK(s->ops->resource_put(s, "function", "b", "{\"Handler\":\"b2.h\"}", 200, &err) == STORE_OK);
+    struct store_resource_list l;
+    CHECK(s->ops->resource_list(s, "function", &l, &err) == STORE_OK);
+    CHECK(l.n == 3);
+    if (l.n == 3) {
+        CHECK(!strcmp(l.items[0].name, "a") && !strcmp(l.items[1].name, "b") &&
+              !strcmp(l.items[2].name, "c"));
+        CHECK(!strcmp(l.items[1].config, "{\"Handler\":\"b2.h\"}") && l.items[1].updated_ns == 200);
+        CHECK(!strcmp(l.items[0].config, "{\"Handler\":\"a.h\"}") && l.items[0].updated_ns == 101);
+        CHECK(l.items[2].updated_ns == 102);
+    }
+    store_resource_list_free(&l);
+    CHECK(l.n == 0 && l.items == NULL);
+    CHECK(s->ops->resource_list(s, "table", &l, &err) == STORE_OK && l.n == 1);
+    CHECK(l.n == 1 && !strcmp(l.items[0].name, "a") && l.items[0].updated_ns == 103);
+    store_resource_list_free(&l);
+    CHECK(s->ops->resource_list(s, "queue", &l, &err) == STORE_OK && l.n == 0 && !l.items);
+    store_resource_list_free(&l);
+
+    /* delete: only that kind's name goes */
+    CHECK(s->ops->resource_delete(s, "function", "a", &err) == STORE_OK);
+    CHECK(s->ops->resource_delete(s, "function", "a", &err) == STORE_NOT_FOUND);
+    CHECK(s->ops->resource_delete(s, "queue", "b", &err) == STORE_NOT_FOUND);
+    CHECK(s->ops->resource_get(s, "function", "a", &cfg, &err) == STORE_NOT_FOUND && !cfg);
+    CHECK(s->ops->resource_get(s, "table", "a", &cfg, &err) == STORE_OK && cfg);
+    free(cfg);
+
+    /* bad arguments: -1 with an error naming the operation, never a crash */
+    CHECK(s->ops->resource_put(s, NULL, "x", "{}", 1, &err) == STORE_ERROR);
+    CHECK(err.kind == VAL_ERR_STORE && err.cause && strstr(err.cause, "resource_put"));
+    val_err_clear(&err);
+    CHECK(s->ops->resource_put(s, "function", NULL, "{}", 1, &err) == STORE_ERROR && err.cause);
+    val_err_clear(&err);
+    CHECK(s->ops->resource_put(s, "function", "x", NULL, 1, &err) == STORE_ERROR && err.cause);
+    val_err_clear(&err);
+    cfg = (char *)cfg_b;
+    CHECK(s->ops->resource_get(s, NULL, "b", &cfg, &err) == STORE_ERROR && cfg == NULL);
+    CHECK(err.cause && strstr(err.cause, "resource_get"));
+    val_err_clear(&err);
+    CHECK(s->ops->resource_get(s, "function", NULL, &cfg, &err) == STORE_ERROR && err.cause);
+    val_err_clear(&err);
+    CHECK(s->ops->resource_get(s, "function", "b", NULL, &err) == STORE_ERROR && err.cause);
+    val_err_clear(&err);
+    CHECK(s->ops->resource_list(s, NULL, &l, &err) == STORE_ERROR && l.n == 0 && !l.items);
+    CHECK(err.cause && strstr(err.cause, "resource_list"));
+    val_err_clear(&err);
+    CHECK(s->ops->resource_list(s, "function", NULL, &err) == STORE_ERROR && err.cause);
+    val_err_clear(&err);
+    CHECK(s->ops->resource_delete(s, NULL, "b", &err) == STORE_ERROR);
+    CHECK(err.cause && strstr(err.cause, "resource_delete"));
+    val_err_clear(&err);
+    CHECK(s->ops->resource_delete(s, "function", NULL, &err) == STORE_ERROR && err.cause);
+    val_err_clear(&err);
+    CHECK(s->ops->resource_put(s, NULL, NULL, NULL, 0, NULL) == STORE_ERROR); /* err is optional */
+    CHECK(s->ops->resource_list(s, "function", &l, &err) == STORE_OK && l.n == 2); /* b, c */
+    store_resource_list_free(&l);
+
+    /* a large config comes back whole */
+    size_t big_len = 200000;
+    char *big = malloc(big_len + 1);
+    if (big) {
+        memset(big, 'x', big_len);
+        big[0] = '"';
+        big[big_len - 1] = '"';
+        big[big_len] = '\0';
+        CHECK(s->ops->resource_put(s, "function", "big", big, 150, &err) == STORE_OK);
+        CHECK(s->ops->resource_get(s, "function", "big", &cfg, &err) == STORE_OK);
+        CHECK(cfg && strlen(cfg) == big_len && !strcmp(cfg, big));
+        free(cfg);
+        free(big);
+    }
+
+    /* in a transaction: seen inside it, forgotten by rollback */
+    CHECK(s->ops->begin(s, &err) == STORE_OK);
+    CHECK(s->ops->resource_put(s, "function", "tx", "{\"v\":1}", 300, &err) == STORE_OK);
+    CHECK(s->ops->resource_put(s, "function", "b", "{\"v\":\"rolled back\"}", 301, &err) == STORE_OK);
+    CHECK(s->ops->resource_delete(s, "function", "c", &err) == STORE_OK);
+    CHECK(s->ops->resource_get(s, "function", "tx", &cfg, &err) == STORE_OK && cfg);
+    free(cfg);
+    CHECK(s->ops->resource_list(s, "function", &l, &err) == STORE_OK && l.n == 3); /* b big tx */
+    CHECK(l.n == 3 && !strcmp(l.items[2].name, "tx"));
+    store_resource_list_free(&l);
+    CHECK(s->ops->rollback(s, &err) == STORE_OK);
+    CHECK(s->ops->resource_get(s, "function", "tx", &cfg, &err) == STORE_NOT_FOUND && !cfg);
+    CHECK(s->ops->resource_get(s, "function", "b", &cfg, &err) == STORE_OK);
+    CHECK(cfg && !strcmp(cfg, "{\"Handler\":\"b2.h\"}"));
+    free(cfg);
+    CHECK(s->ops->resource_get(s, "function", "c", &cfg, &err) == STORE_OK && cfg);
+    free(cfg);
+
+    /* committed, with a failing call inside that does not poison it */
+    CHECK(s->ops->begin(s, &err) == STORE_OK);
+    CHECK(s->ops->resource_put(s, "function", "tx", "{\"v\":2}", 400, &err) == STORE_OK);
+    CHECK(s->ops->resource_put(s, "function", NULL, "{}", 400, &err) == STORE_ERROR);
+    val_err_clear(&err);
+    CHECK(s->ops->resource_delete(s, "function", "nope", &err) == STORE_NOT_FOUND);
+    CHECK(s->ops->commit(s, &err) == STORE_OK);
+    CHECK(s->ops->resource_get(s, "function", "tx", &cfg, &err) == STORE_OK);
+    CHECK(cfg && !strcmp(cfg, "{\"v\":2}"));
+    free(cfg);
+    CHECK(s->ops->resource_list(s, "function", &l, &err) == STORE_OK && l.n == 4); /* b big c tx */
+    store_resource_list_free(&l);
+}
+
+/* Closing with a transaction open rolls it back (the reopen in main checks
+ * that "lost" is gone). Last in run_all, so that every test before it
+ * writes outside any transaction left open. */
+static void test_close_in_tx(store *s)
+{
+    val_err err = {0};
+    CHECK(s->ops->begin(s, &err) == STORE_OK);
+    CHECK(new_exec(s, XARN("lost"), "lost", "RUNNING", 70) == STORE_OK);
+    CHECK(s->ops->resource_put(s, "function", "lost", "{}", 71, &err) == STORE_OK);
+    CHECK(s->ops->resource_delete(s, "function", "tx", &err) == STORE_OK);
+}
+
 static void run_all(store *s)
 {
     test_machines(s);
@@ -480,10 +622,13 @@ static void run_all(store *s)
     test_transactions(s);
     test_revisions(s);
     test_history_text(s);
+    test_resources(s);
+    test_close_in_tx(s);
 }
 
 static int db_version(const char *path);
 static void db_exec(const char *path, const char *sql);
+static char *db_schema(const char *path);
 
 /* A database written by the first release (schema version 1), made here
  * with that release's own DDL, is brought forward with its data: history
@@ -539,6 +684,144 @@ static void test_migrate_v1(const char *path)
     CHECK(db_version(path) == STORE_SCHEMA_VERSION);
 }
 
+/* A database written by schema version 2 (the release before resources):
+ * its schema exactly as that release's store_sqlite_open left it in
+ * sqlite_master (migrations 1 and 2 run on a fresh file), and rows as its
+ * code wrote them: a machine updated once (two revisions), a finished
+ * execution with its history, a running one with a snapshot, a timer and a
+ * task token. extra runs after, when non-NULL. */
+static void make_v2(const char *path, const char *extra)
+{
+    db_exec(path,
+            "CREATE TABLE schema_version(version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL);"
+            "CREATE TABLE machines( id INTEGER PRIMARY KEY, arn TEXT NOT NULL UNIQUE, name TEXT NOT NULL,"
+            " definition TEXT NOT NULL, type TEXT NOT NULL, role_arn TEXT, created_ns INTEGER NOT NULL,"
+            " updated_ns INTEGER NOT NULL, revision_id TEXT NOT NULL);"
+            "CREATE TABLE executions( id INTEGER PRIMARY KEY, arn TEXT NOT NULL UNIQUE, machine_arn TEXT"
+            " NOT NULL, name TEXT NOT NULL, status TEXT NOT NULL, input TEXT NOT NULL, output TEXT,"
+            " error TEXT, cause TEXT, start_ns INTEGER NOT NULL, stop_ns INTEGER NOT NULL DEFAULT 0,"
+            " snapshot TEXT, revision_id TEXT);"
+            "CREATE INDEX executions_by_machine ON executions(machine_arn, id);"
+            "CREATE INDEX executions_running ON executions(id) WHERE status='RUNNING';"
+            "CREATE TABLE timers( exec_arn TEXT NOT NULL, timer_id INTEGER NOT NULL, due_ns INTEGER NOT"
+            " NULL, PRIMARY KEY(exec_arn, timer_id)) WITHOUT ROWID;"
+            "CREATE INDEX timers_by_due ON timers(due_ns);"
+            "CREATE TABLE tokens( token TEXT PRIMARY KEY, exec_arn TEXT NOT NULL, task_id INTEGER NOT"
+            " NULL) WITHOUT ROWID;"
+            "CREATE TABLE machine_revisions( machine_arn TEXT NOT NULL, revision_id TEXT NOT NULL,"
+            " definition TEXT NOT NULL, role_arn TEXT, first INTEGER NOT NULL, PRIMARY"
+            " KEY(machine_arn, revision_id)) WITHOUT ROWID;"
+            "CREATE TABLE history_batches( id INTEGER PRIMARY KEY, exec_id INTEGER NOT NULL, first_id"
+            " INTEGER NOT NULL, last_id INTEGER NOT NULL, codec INTEGER NOT NULL DEFAULT 0, events BLOB"
+            " NOT NULL);"
+            "CREATE UNIQUE INDEX history_batches_key ON history_batches(exec_id, first_id);"
+            "INSERT INTO schema_version VALUES(1, 'then'),(2, 'then');"
+            "INSERT INTO machines VALUES(1,'" M1 "','M1','{\"v\":2}','STANDARD',"
+            " 'arn:aws:iam::123456789012:role/R',5,8,'r2');"
+            "INSERT INTO machine_revisions VALUES('" M1 "','r1','{\"v\":1}',"
+            " 'arn:aws:iam::123456789012:role/R',1),"
+            " ('" M1 "','r2','{\"v\":2}','arn:aws:iam::123456789012:role/R',0);"
+            "INSERT INTO executions VALUES(7,'" XARN("old") "','" M1 "','old','SUCCEEDED','{}',"
+            " '{\"ok\":true}',NULL,NULL,6,9,NULL,'r1'),"
+            " (8,'" XARN("run") "','" M1 "','run','RUNNING','{\"a\":1}',NULL,NULL,NULL,10,0,"
+            " '{\"frames\":[1]}','r2');"
+            "INSERT INTO history_batches(exec_id,first_id,last_id,codec,events) VALUES(7,1,3,0,"
+            " CAST('{\"id\":1}' || char(10) || '{\"id\":2}' || char(10) || '{\"id\":3}' AS BLOB));"
+            "INSERT INTO timers VALUES('" XARN("run") "',1,500);"
+            "INSERT INTO tokens VALUES('tok-v2','" XARN("run") "',4);");
+    if (extra)
+        db_exec(path, extra);
+}
+
+/* A version 2 database gains the resources table and keeps everything
+ * else; the result has the very schema of a fresh store (fresh: its path).
+ * A migration that fails leaves the file at version 2, untouched. */
+static void test_migrate_v2(const char *path, const char *bad_path, const char *fresh)
+{
+    make_v2(path, NULL);
+    CHECK(db_version(path) == 2);
+    val_err err = {0};
+    store *s = store_sqlite_open(path, &err);
+    CHECK_MSG(s != NULL, "%s", err.cause ? err.cause : "?");
+    if (!s)
+        return;
+    CHECK(store_sqlite_schema_version(s) == STORE_SCHEMA_VERSION);
+    struct store_machine m;
+    CHECK(s->ops->machine_get(s, M1, &m, &err) == STORE_OK);
+    CHECK(m.definition && !strcmp(m.definition, "{\"v\":2}") && m.revision_id &&
+          !strcmp(m.revision_id, "r2") && m.created_ns == 5 && m.updated_ns == 8);
+    store_machine_clear(&m);
+    char *def = NULL;
+    int first = -1;
+    CHECK(s->ops->revision_get(s, M1, "r1", &def, &first, &err) == STORE_OK);
+    CHECK(def && !strcmp(def, "{\"v\":1}") && first == 1);
+    free(def);
+    CHECK(s->ops->revision_get(s, M1, "r2", &def, &first, &err) == STORE_OK && first == 0);
+    free(def);
+    struct store_exec x;
+    CHECK(s->ops->exec_get(s, XARN("old"), &x, &err) == STORE_OK);
+    CHECK(x.status && !strcmp(x.status, "SUCCEEDED") && x.output && !strcmp(x.output, "{\"ok\":true}"));
+    CHECK(x.revision_id && !strcmp(x.revision_id, "r1") && x.stop_ns == 9);
+    store_exec_clear(&x);
+    CHECK(s->ops->exec_get(s, XARN("run"), &x, &err) == STORE_OK);
+    CHECK(x.snapshot && !strcmp(x.snapshot, "{\"frames\":[1]}") && x.revision_id &&
+          !strcmp(x.revision_id, "r2"));
+    store_exec_clear(&x);
+    struct store_exec_list xl;
+    CHECK(s->ops->exec_list_running(s, NULL, 0, &xl, &err) == STORE_OK && xl.n == 1);
+    CHECK(xl.n == 1 && !strcmp(xl.items[0].name, "run") && xl.items[0].input);
+    store_exec_list_free(&xl);
+    CHECK(s->ops->exec_list(s, M1, NULL, NULL, 0, &xl, &err) == STORE_OK && xl.n == 2);
+    store_exec_list_free(&xl);
+    struct store_event_list l;
+    CHECK(s->ops->history_page(s, XARN("old"), 0, 0, 0, &l, &err) == STORE_OK);
+    CHECK(l.n == 3 && l.items[2].id == 3 && !strcmp(l.items[2].json, "{\"id\":3}"));
+    store_event_list_free(&l);
+    struct store_timer_list t;
+    CHECK(s->ops->timer_due(s, 1000, 0, &t, &err) == STORE_OK && t.n == 1);
+    store_timer_list_free(&t);
+    uint64_t task = 0;
+    CHECK(s->ops->token_get(s, "tok-v2", NULL, &task, &err) == STORE_OK && task == 4);
+    /* the new table: empty, and working */
+    struct store_resource_list rl;
+    CHECK(s->ops->resource_list(s, "function", &rl, &err) == STORE_OK && rl.n == 0);
+    store_resource_list_free(&rl);
+    CHECK(s->ops->resource_put(s, "function", "f", "{\"Handler\":\"f.h\"}", 20, &err) == STORE_OK);
+    store_close(s);
+    CHECK(db_version(path) == STORE_SCHEMA_VERSION);
+
+    /* the same schema as a fresh store, and migrated once only */
+    char *got = db_schema(path), *want = db_schema(fresh);
+    CHECK(got && strstr(got, "CREATE TABLE resources("));
+    CHECK_MSG(got && want && !strcmp(got, want), "migrated:\n%s\nfresh:\n%s", got ? got : "?",
+              want ? want : "?");
+    free(got);
+    free(want);
+    s = store_sqlite_open(path, &err);
+    CHECK(s != NULL);
+    if (s) {
+        char *cfg = NULL;
+        CHECK(s->ops->resource_get(s, "function", "f", &cfg, &err) == STORE_OK);
+        CHECK(cfg && !strcmp(cfg, "{\"Handler\":\"f.h\"}"));
+        free(cfg);
+        CHECK(s->ops->machine_get(s, M1, &m, &err) == STORE_OK);
+        store_machine_clear(&m);
+        store_close(s);
+    }
+    CHECK(db_version(path) == STORE_SCHEMA_VERSION);
+
+    /* migration 3 fails (the name is taken): refused, the file stays v2 */
+    make_v2(bad_path, "CREATE TABLE resources(x);");
+    s = store_sqlite_open(bad_path, &err);
+    CHECK(s == NULL && err.cause && strstr(err.cause, "migration 3"));
+    store_close(s);
+    val_err_clear(&err);
+    CHECK(db_version(bad_path) == 2);
+    got = db_schema(bad_path);
+    CHECK(got && strstr(got, "CREATE TABLE resources(x)"));
+    free(got);
+}
+
 static int db_version(const char *path)
 {
     sqlite3 *db = NULL;
@@ -567,6 +850,33 @@ static int db_is_wal(const char *path)
     sqlite3_finalize(st);
     sqlite3_close(db);
     return wal;
+}
+
+/* The schema at path, one line per table and index in name order (its
+ * SQL, not its page): malloc'd text, NULL when it cannot be read. */
+static char *db_schema(const char *path)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+    val_buf b = {0};
+    int ok = 0;
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+        sqlite3_prepare_v2(db, "SELECT type, name, tbl_name, coalesce(sql, '') FROM sqlite_master "
+                               "ORDER BY name", -1, &st, NULL) == SQLITE_OK) {
+        int rc;
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+            val_buf_printf(&b, "%s %s %s %s\n", sqlite3_column_text(st, 0),
+                           sqlite3_column_text(st, 1), sqlite3_column_text(st, 2),
+                           sqlite3_column_text(st, 3));
+        ok = rc == SQLITE_DONE;
+    }
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    if (!ok) {
+        val_buf_free(&b);
+        return NULL;
+    }
+    return val_buf_take(&b);
 }
 
 static void db_exec(const char *path, const char *sql)
@@ -620,6 +930,23 @@ int main(void)
         struct store_timer_list t;
         CHECK(s->ops->timer_due(s, 1000, 0, &t, &err) == STORE_OK && t.n == 2);
         store_timer_list_free(&t);
+        /* resources: what was committed, as it was; not what the open
+         * transaction at close did (put "lost", deleted "tx") */
+        struct store_resource_list rl;
+        CHECK(s->ops->resource_list(s, "function", &rl, &err) == STORE_OK && rl.n == 4);
+        if (rl.n == 4) {
+            CHECK(!strcmp(rl.items[0].name, "b") && !strcmp(rl.items[1].name, "big") &&
+                  !strcmp(rl.items[2].name, "c") && !strcmp(rl.items[3].name, "tx"));
+            CHECK(!strcmp(rl.items[3].config, "{\"v\":2}") && rl.items[3].updated_ns == 400);
+            CHECK(!strcmp(rl.items[0].config, "{\"Handler\":\"b2.h\"}") &&
+                  rl.items[0].updated_ns == 200);
+        }
+        store_resource_list_free(&rl);
+        char *cfg = NULL;
+        CHECK(s->ops->resource_get(s, "function", "lost", &cfg, &err) == STORE_NOT_FOUND);
+        CHECK(s->ops->resource_get(s, "table", "a", &cfg, &err) == STORE_OK);
+        CHECK(cfg && !strcmp(cfg, "{\"KeySchema\":[]}"));
+        free(cfg);
         store_close(s);
     }
     CHECK(db_version(path) == STORE_SCHEMA_VERSION);
@@ -672,9 +999,12 @@ int main(void)
     CHECK(s == NULL && err.cause);
     val_err_clear(&err);
 
-    char v1[256];
+    char v1[256], v2[256], v2bad[256];
     snprintf(v1, sizeof v1, "%s/v1.db", dir);
     test_migrate_v1(v1);
+    snprintf(v2, sizeof v2, "%s/v2.db", dir);
+    snprintf(v2bad, sizeof v2bad, "%s/v2bad.db", dir);
+    test_migrate_v2(v2, v2bad, path);
 
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);

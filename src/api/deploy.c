@@ -1,0 +1,183 @@
+/* deploy — a plan (src/sam's shape) applied to a running stepd: see
+ * api_deploy in lambda.h. The same code serves `stepd deploy` (through
+ * POST /stepd/deploy), `serve --template` and `stepd run template.yaml`. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/lambda.h"
+
+static const char *str(json_t *o, const char *k)
+{
+    json_t *v = json_object_get(o, k);
+    return json_is_string(v) ? json_string_value(v) : NULL;
+}
+
+static int num(json_t *o, const char *k)
+{
+    json_t *v = json_object_get(o, k);
+    return json_is_integer(v) ? (int)json_integer_value(v) : 0;
+}
+
+static void item(json_t *list, json_t *res, const char *action)
+{
+    json_t *o = json_object();
+    const char *keys[] = {"logical_id", "name", "arn"};
+    for (size_t i = 0; i < 3; i++)
+        if (str(res, keys[i]))
+            val_obj_set_take(o, keys[i], json_string(str(res, keys[i])));
+    val_obj_set_take(o, "action", json_string(action));
+    val_arr_append_take(list, o);
+}
+
+/* A plan's function as the pool's configuration (borrowing o's strings). */
+static void fn_config_of(json_t *o, struct fn_config *c)
+{
+    *c = (struct fn_config){.name = str(o, "name"),
+                            .code_dir = str(o, "code_dir"),
+                            .handler = str(o, "handler"),
+                            .runtime = str(o, "runtime"),
+                            .timeout_s = num(o, "timeout"),
+                            .memory_mb = num(o, "memory"),
+                            .concurrency = num(o, "concurrency"),
+                            .environment = json_object_get(o, "environment")};
+}
+
+static int keep(struct api_lambda *a, const char *kind, const char *name, json_t *o, val_err *err)
+{
+    char *text = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    if (!text)
+        abort();
+    store *st = sched_lock(a->s);
+    int r = st->ops->resource_put(st, kind, name, text, sched_now(), err);
+    sched_unlock(a->s);
+    free(text);
+    return r == STORE_OK ? 0 : -1;
+}
+
+static int deploy_function(struct api_lambda *a, json_t *o, json_t *report, val_err *err)
+{
+    struct fn_config c;
+    fn_config_of(o, &c);
+    int existed = c.name && fn_exists(a->fn, c.name);
+    int r = fn_put(a->fn, &c, err);
+    if (r < 0)
+        return -1;
+    if (keep(a, "function", c.name, o, err) < 0)
+        return -1;
+    item(report, o, !existed ? "created" : r ? "updated" : "unchanged");
+    return 0;
+}
+
+static int streq0(const char *x, const char *y) { return (!x && !y) || (x && y && strcmp(x, y) == 0); }
+
+static int deploy_machine(struct api_lambda *a, json_t *o, json_t *report, val_err *err)
+{
+    const char *name = str(o, "name"), *arn = str(o, "arn"), *def = str(o, "definition");
+    const char *type = str(o, "type") ? str(o, "type") : "STANDARD", *role = str(o, "role_arn");
+    if (!name || !arn || !def) {
+        val_err_set(err, VAL_ERR_VALIDATION, "InvalidParameterValueException",
+                    "a state machine of the plan lacks its name, arn or definition");
+        return -1;
+    }
+    struct store_machine m = {0};
+    store *st = sched_lock(a->s);
+    int g = st->ops->machine_get(st, arn, &m, err);
+    sched_unlock(a->s);
+    if (g != STORE_OK && g != STORE_NOT_FOUND)
+        return -1;
+    const char *action;
+    struct store_machine out = {0};
+    int r = 0;
+    if (g == STORE_NOT_FOUND) {
+        action = "created";
+        r = sched_machine_create(a->s, name, def, type, role, &out, err);
+    } else if (strcmp(m.type, type) != 0) {
+        /* the type cannot change in place: CloudFormation replaces the
+         * machine; running executions keep their revision */
+        action = "replaced";
+        r = sched_machine_delete(a->s, arn, err);
+        if (r == 0)
+            r = sched_machine_create(a->s, name, def, type, role, &out, err);
+    } else if (strcmp(m.definition, def) != 0 || !streq0(m.role_arn, role)) {
+        action = "updated";
+        r = sched_machine_update(a->s, arn, def, role, &out, err);
+    } else {
+        action = "unchanged";
+    }
+    store_machine_clear(&m);
+    store_machine_clear(&out);
+    if (r < 0) {
+        if (err->cause) {
+            char *c = NULL;
+            if (asprintf(&c, "state machine %s: %s", str(o, "logical_id") ? str(o, "logical_id") : name,
+                         err->cause) >= 0) {
+                free(err->cause);
+                err->cause = c;
+            }
+        }
+        return -1;
+    }
+    item(report, o, action);
+    return 0;
+}
+
+json_t *api_deploy(struct api_lambda *a, json_t *plan, val_err *err)
+{
+    json_t *rep = json_object();
+    json_t *fns = json_array(), *sms = json_array(), *tabs = json_array();
+    val_obj_set_take(rep, "functions", fns);
+    val_obj_set_take(rep, "state_machines", sms);
+    val_obj_set_take(rep, "tables", tabs);
+    size_t i;
+    json_t *o;
+    /* functions first: a machine's first execution may call them at once */
+    json_array_foreach(json_object_get(plan, "functions"), i, o) {
+        if (deploy_function(a, o, fns, err) < 0)
+            goto fail;
+    }
+    json_array_foreach(json_object_get(plan, "tables"), i, o) {
+        const char *name = str(o, "name");
+        if (!name || keep(a, "table", name, o, err) < 0) {
+            if (!name)
+                val_err_set(err, VAL_ERR_VALIDATION, "InvalidParameterValueException", "a table of the plan has no name");
+            goto fail;
+        }
+        item(tabs, o, "recorded");
+    }
+    json_array_foreach(json_object_get(plan, "state_machines"), i, o) {
+        if (deploy_machine(a, o, sms, err) < 0)
+            goto fail;
+    }
+    json_t *outs = json_object_get(plan, "outputs");
+    val_obj_set_take(rep, "outputs", outs ? json_incref(outs) : json_array());
+    json_t *warn = json_object_get(plan, "warnings");
+    val_obj_set_take(rep, "warnings", warn ? json_incref(warn) : json_array());
+    return rep;
+fail:
+    json_decref(rep);
+    return NULL;
+}
+
+int api_functions_restore(store *st, fn_pool *fn, val_err *err)
+{
+    struct store_resource_list l = {0};
+    if (st->ops->resource_list(st, "function", &l, err) != STORE_OK)
+        return -1;
+    int n = 0;
+    for (size_t i = 0; i < l.n; i++) {
+        json_t *o = val_parse(l.items[i].config, strlen(l.items[i].config), NULL);
+        struct fn_config c;
+        fn_config_of(o, &c);
+        val_err e = {0};
+        if (o && fn_put(fn, &c, &e) >= 0)
+            n++;
+        else
+            fprintf(stderr, "stepd: the deployed function %s cannot be restored: %s\n", l.items[i].name,
+                    e.cause ? e.cause : "its stored configuration is unreadable");
+        val_err_clear(&e);
+        json_decref(o);
+    }
+    store_resource_list_free(&l);
+    return n;
+}
