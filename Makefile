@@ -29,7 +29,10 @@ CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/%.o)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all test unit cases integration conformance asan build-all asan-build fuzz fuzz-bins bench deps demo clean
+include runtimes/c/rules.mk
+include bench/floor/rules.mk
+
+.PHONY: all test unit cases integration conformance conformance-fn asan build-all asan-build fuzz fuzz-bins bench deps demo clean
 all: $(BUILD)/stepd
 
 $(BUILD)/libstepd.a: $(LIB_OBJ)
@@ -55,7 +58,7 @@ cases: $(BUILD)/stepd
 
 # `stepd serve` driven by the aws CLI, boto3, the stepd client commands and
 # raw HTTP; crash recovery under SIGKILL (tests/integration/).
-integration: $(BUILD)/stepd
+integration: $(BUILD)/stepd $(RUNTIME_FUNCTIONS)
 	python3 tests/integration/run.py --stepd $(BUILD)/stepd
 
 CONFORMANCE ?= ../shared/conformance
@@ -64,11 +67,19 @@ conformance: $(BUILD)/stepd
 	  --baseline tests/conformance-baseline \
 	  --engine "$(BUILD)/stepd run --no-wait --history --type {type} --definition {definition} --input {input}"
 
+# The corpus cases that call functions: tests/conformance/fn_case.py turns
+# each case's described functions into a SAM template with our own Python
+# code and runs it with `stepd run TEMPLATE` (real workers).
+conformance-fn: $(BUILD)/stepd
+	python3 $(CONFORMANCE)/check.py --needs pure --needs lambda --needing lambda --without jsonata \
+	  --history --jobs 2 --quiet --baseline tests/conformance-fn-baseline \
+	  --engine "python3 tests/conformance/fn_case.py --stepd $(BUILD)/stepd --case {case} --definition {definition} --input {input}"
+
 # `make test` works on a fresh machine too: the packages first (quiet when
 # nothing is missing), then the build and the suites.
 test:
 	@sh tools/deps.sh
-	@$(MAKE) --no-print-directory all unit cases integration
+	@$(MAKE) --no-print-directory all $(RUNTIME_FUNCTIONS) unit cases integration
 
 ASAN_MAKE = $(MAKE) BUILD=build/asan OPT="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all" \
 	  LDFLAGS="-fsanitize=address,undefined"
@@ -77,7 +88,7 @@ asan:
 
 # Everything `test` runs, built only: `make -j2 build-all` (or asan-build)
 # uses both cores, and the suites then run one at a time (CI does this).
-build-all: all $(UNIT_BIN)
+build-all: all $(UNIT_BIN) $(RUNTIME_FUNCTIONS)
 asan-build:
 	+$(ASAN_MAKE) build-all
 

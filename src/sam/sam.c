@@ -2723,20 +2723,29 @@ static json_t *build_plan(struct ctx *c, const struct sam_opts *o)
     return plan;
 }
 
-/* The template's absolute path, without resolving symlinks when the file
- * does not exist (sam_load_text may name a file that is not there). */
+/* The template's absolute path. Only the directory is resolved: a
+ * symlinked template.yaml keeps its own directory as the base of relative
+ * CodeUri, as SAM does, and sam_load_text may name a file that is not there. */
 static char *absolute(const char *path)
 {
-    char *real = realpath(path, NULL);
-    if (real)
-        return real;
-    if (path[0] == '/')
-        return xstrdup(path);
-    char *cwd = getcwd(NULL, 0);
-    while (path[0] == '.' && path[1] == '/')
-        path += 2;
-    char *abs = xprintf("%s/%s", cwd ? cwd : ".", path);
-    free(cwd);
+    const char *slash = strrchr(path, '/');
+    char *dir = slash ? xstrndup(path, slash == path ? 1 : (size_t)(slash - path)) : xstrdup(".");
+    const char *base = slash ? slash + 1 : path;
+    char *real = realpath(dir, NULL);
+    char *abs;
+    if (real) {
+        abs = xprintf("%s/%s", streq(real, "/") ? "" : real, base);
+    } else if (path[0] == '/') {
+        abs = xstrdup(path);
+    } else {
+        char *cwd = getcwd(NULL, 0);
+        while (path[0] == '.' && path[1] == '/')
+            path += 2;
+        abs = xprintf("%s/%s", cwd ? cwd : ".", path);
+        free(cwd);
+    }
+    free(real);
+    free(dir);
     return abs;
 }
 

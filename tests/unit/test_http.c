@@ -337,7 +337,7 @@ static void test_fallback(int port)
 static void test_no_fallback(void)
 {
     static const struct http_service svc[] = {{"Echo", echo_fn}};
-    struct http_routes routes = {svc, 1, NULL};
+    struct http_routes routes = {.services = svc, .n_services = 1};
     val_err err = {0};
     http_server *s = http_start("127.0.0.1", 0, &routes, NULL, &err);
     CHECK(s != NULL);
@@ -552,7 +552,7 @@ int main(void)
         {"Echo", echo_fn},
         {"DynamoDB_20120810", fail_fn},
     };
-    struct http_routes routes = {svc, 2, path_fn};
+    struct http_routes routes = {.services = svc, .n_services = 2, .fallback = path_fn};
     struct http_opts opts = {.conn_timeout_s = 2};
     val_err err = {0};
     http_server *s = http_start_opts("127.0.0.1", 0, &routes, NULL, &opts, &err);

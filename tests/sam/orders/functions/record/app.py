@@ -1,0 +1,5 @@
+import os
+
+
+def lambda_handler(event, context):
+    return {**event, "recorded": True, "table": os.environ["TABLE_NAME"]}
