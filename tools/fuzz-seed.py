@@ -109,6 +109,19 @@ def seed_api(out, defs):
         pass
 
 
+def seed_sam(out):
+    """fuzz_sam: every template of the SAM loader's fixtures, good and broken."""
+    d = os.path.join(out, "corpus-fuzz_sam")
+    os.makedirs(d, exist_ok=True)
+    root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests")
+    for sub in ("sam", "templates"):
+        for dirpath, _, files in os.walk(os.path.join(root, sub)):
+            for fn in sorted(files):
+                if fn.endswith((".yaml", ".yml", ".json")):
+                    with open(os.path.join(dirpath, fn), "rb") as f:
+                        write(d, f.read())
+
+
 def main():
     if len(sys.argv) != 3:
         sys.exit(__doc__)
@@ -151,6 +164,7 @@ def main():
     for d in defs:
         write(load_dir, json.dumps(d, indent=2).encode("utf-8"))
     seed_api(out, defs)
+    seed_sam(out)
     for e in sorted(exprs):
         write(expr_dir, e.encode("utf-8"))
     print(f"fuzz seeds: {n_cases} cases -> {len(os.listdir(load_dir))} definitions, "

@@ -531,8 +531,76 @@ static bool ends_with(const char *s, const char *suffix)
  * refuse them (a state machine definition). Returns the root or NULL with
  * the context's error set; libfyaml's own diagnostics are collected, never
  * printed, and come back as file:line:column. */
+/* The offset of the first byte that is not well-formed UTF-8 (or a NUL,
+ * which YAML does not allow either), len when there is none. libfyaml
+ * 0.7.12 loops forever on some invalid sequences (found by fuzz_sam: "%"
+ * then 0x9c), so the text is checked before it gets there. */
+static size_t bad_utf8(const unsigned char *s, size_t len)
+{
+    size_t i = 0;
+    while (i < len) {
+        unsigned char b = s[i];
+        size_t n;
+        unsigned min;
+        if (b == 0)
+            return i;
+        if (b < 0x80) {
+            i++;
+            continue;
+        } else if ((b & 0xE0) == 0xC0) {
+            n = 1;
+            min = 0x80;
+        } else if ((b & 0xF0) == 0xE0) {
+            n = 2;
+            min = 0x800;
+        } else if ((b & 0xF8) == 0xF0) {
+            n = 3;
+            min = 0x10000;
+        } else {
+            return i;
+        }
+        unsigned cp = b & (0x3F >> n);
+        for (size_t k = 1; k <= n; k++) {
+            if (i + k >= len || (s[i + k] & 0xC0) != 0x80)
+                return i;
+            cp = cp << 6 | (s[i + k] & 0x3F);
+        }
+        if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+            return i;
+        i += n + 1;
+    }
+    return len;
+}
+
+static const struct node *read_yaml_fy(struct ctx *c, const char *text, size_t len, const char *file,
+                                       bool tags);
+
+/* Reads text as YAML (JSON when the file says .json) into our tree. */
 static const struct node *read_yaml(struct ctx *c, const char *text, size_t len, const char *file,
                                     bool tags)
+{
+    size_t bad = bad_utf8((const unsigned char *)text, len);
+    if (bad < len) {
+        int line = 1, col = 1;
+        for (size_t i = 0; i < bad; i++) {
+            if (text[i] == '\n') {
+                line++;
+                col = 1;
+            } else if (((unsigned char)text[i] & 0xC0) != 0x80) {
+                col++;
+            }
+        }
+        fail_at(c, VAL_ERR_VALIDATION, file, line, col,
+                text[bad] ? "invalid UTF-8 (byte 0x%02x): a template is Unicode text"
+                          : "a NUL byte: a template is Unicode text",
+                (unsigned char)text[bad]);
+        return NULL;
+    }
+    return read_yaml_fy(c, text, len, file, tags);
+}
+
+static const struct node *read_yaml_fy(struct ctx *c, const char *text, size_t len, const char *file,
+                                       bool tags)
 {
     struct fy_diag_cfg dcfg;
     fy_diag_cfg_default(&dcfg);

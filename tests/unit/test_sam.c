@@ -585,6 +585,20 @@ static void expect_text_error(const char *text, const struct sam_opts *o, const 
 
 static void test_hostile(void)
 {
+    /* bytes that are not UTF-8 never reach libfyaml, which loops forever
+     * on some (fuzz_sam found "%" then 0x9c); a NUL is refused the same way */
+    expect_text_error("%\x9c", NULL, "mem/template.yaml:1:2: invalid UTF-8 (byte 0x9c): a template is Unicode text");
+    expect_text_error("Resources:\n  A: \xc3\x28\n", NULL,
+                      "mem/template.yaml:2:6: invalid UTF-8 (byte 0xc3): a template is Unicode text");
+    expect_text_error("Resources:\n  \xed\xa0\x80: 1\n", NULL,
+                      "mem/template.yaml:2:3: invalid UTF-8 (byte 0xed): a template is Unicode text");
+    {
+        val_err err = {0};
+        CHECK(sam_load_text("Resources: {}\n\0x", 16, "nul.yaml", NULL, &err) == NULL);
+        CHECK_STR(err.cause, "nul.yaml:2:1: a NUL byte: a template is Unicode text");
+        val_err_clear(&err);
+    }
+
     /* 10,000 nested lists: refused at the depth limit, no stack overflow */
     size_t depth = 10000;
     char *deep = malloc(2 * depth + 64);
