@@ -31,6 +31,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
 include runtimes/c/rules.mk
 include bench/floor/rules.mk
+include bench/fn/rules.mk
 
 .PHONY: all test unit cases integration conformance conformance-fn asan build-all asan-build fuzz fuzz-bins bench deps demo clean
 all: $(BUILD)/stepd
@@ -114,8 +115,8 @@ $(BUILD)/fuzz_%: tests/fuzz/fuzz_%.c $(BUILD)/libstepd.a
 # bench/peers/) and the side-by-side table. Not run in CI.
 bench:
 	@sh tools/deps.sh
-	@$(MAKE) --no-print-directory all
-	@bash bench/run.sh
+	@$(MAKE) --no-print-directory all $(FLOOR_BINS) $(FN_BENCH_BINS)
+	@BUILD=$(BUILD) STEPD=$(BUILD)/stepd bash bench/run.sh
 
 # The example workflow, from a fresh machine: packages, build, one run.
 demo:

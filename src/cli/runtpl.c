@@ -7,6 +7,7 @@
 #define _XOPEN_SOURCE 700
 #include <errno.h>
 #include <ftw.h>
+#include <pthread.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -196,6 +197,13 @@ int cmd_run_template(int argc, char **argv)
         goto free_ov;
     }
 
+    /* SIGINT/SIGTERM end the run in order (workers stopped, the temporary
+     * store removed): blocked here, before any thread starts, and polled */
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
     char dir[] = "/tmp/stepd-run-XXXXXX";
     const char *tmp = getenv("TMPDIR");
@@ -256,6 +264,9 @@ int cmd_run_template(int argc, char **argv)
     const char *arn = json_string_value(json_object_get(sm, "arn"));
     const char *type = json_string_value(json_object_get(sm, "type"));
     int express = type && strcmp(type, "EXPRESS") == 0;
+    if (express && history)
+        fprintf(stderr, "stepd run: --history: an EXPRESS execution keeps no history (on AWS it goes to "
+                        "CloudWatch Logs); `stepd run --definition FILE --type EXPRESS --history` shows one\n");
     struct store_exec x = {0};
     if (sched_exec_start(s, arn, name, input, NULL, express ? express_done : NULL, &ew, &x, &err) < 0)
         goto fail;
@@ -264,7 +275,10 @@ int cmd_run_template(int argc, char **argv)
     if (express) {
         while (!__atomic_load_n(&ew.done, __ATOMIC_ACQUIRE)) {
             struct timespec ts = {0, 1000000L};
-            nanosleep(&ts, NULL);
+            if (sigtimedwait(&sigs, NULL, &ts) > 0) {
+                free(exec_arn);
+                goto interrupted;
+            }
         }
         result = ew.result ? ew.result : json_pack("{s:s,s:n,s:s,s:s}", "status", "FAILED", "output", "error",
                                                    "ServiceUnavailable", "cause", "stepd stopped");
@@ -287,7 +301,10 @@ int cmd_run_template(int argc, char **argv)
             }
             store_exec_clear(&row);
             struct timespec ts = {0, wait_ns};
-            nanosleep(&ts, NULL);
+            if (sigtimedwait(&sigs, NULL, &ts) > 0) {
+                free(exec_arn);
+                goto interrupted;
+            }
             if (wait_ns < 20000000)
                 wait_ns += wait_ns / 4;
         }
@@ -302,12 +319,17 @@ int cmd_run_template(int argc, char **argv)
     const char *status = json_string_value(json_object_get(result, "status"));
     rc = status && strcmp(status, "SUCCEEDED") == 0 ? 0 : 1;
     goto done;
+interrupted:
+    fprintf(stderr, "stepd run: interrupted: the functions are stopped and the temporary store removed\n");
+    rc = 130;
+    goto done;
 fail:
     fprintf(stderr, "stepd run: %s%s%s\n", err.name && err.kind != VAL_ERR_IO ? err.name : "",
             err.name && err.kind != VAL_ERR_IO ? ": " : "", err.cause ? err.cause : "failed");
     rc = 2;
 done:
     sched_stop(s);
+    fn_stop(fn);
     http_stop(srv);
     fn_free(fn);
     sched_free(s);

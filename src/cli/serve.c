@@ -263,8 +263,10 @@ int cmd_serve(int argc, char **argv)
     }
 out:
     sched_stop(s); /* last turn committed; sync waiters answered */
+    fn_stop(fn);   /* Invokes waiting on the HTTP side answered; tasks' results find the scheduler
+                      stopped: recovery re-issues them */
     http_stop(srv);
-    fn_free(fn);   /* its last results find the scheduler stopped: recovery re-issues them */
+    fn_free(fn);
     sched_free(s);
     store_close(st);
     json_decref(plan);

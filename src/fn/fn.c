@@ -7,6 +7,7 @@
  * may still point at them go to a graveyard freed after the batch. */
 #include "fn/fn.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -36,6 +37,7 @@ extern char **environ;
 #define KILL_GRACE_NS (2LL * 1000000000LL)  /* SIGTERM, then SIGKILL after this */
 #define CHECK_EVERY_NS (10LL * 1000000LL)   /* timeouts and reaping are checked this often */
 #define MAX_HEADER 65536
+#define MAX_CONNS 16 /* connections one worker may hold open */
 #define LAT_RING 65536
 
 /* ------------------------------------------------------------- objects */
@@ -102,6 +104,8 @@ struct worker {
     struct inv *inv;     /* W_BUSY */
     int64_t spawned_ns, idle_ns, init_ns, kill_at;
     int kill_sent;       /* 0, SIGTERM or SIGKILL */
+    int gone;            /* its process has exited: it takes no more work */
+    int64_t ready_ns;    /* when it answered (W_READY): it must ask for more in time */
     int cold;            /* no invocation finished yet: REPORT shows Init Duration */
     char *init_error;    /* the body of POST /init/error */
     char line[4096];     /* a partial output line */
@@ -146,6 +150,7 @@ struct fn_pool {
     int epfd, wakefd;
     struct ep ep_wake;
     int stopping;
+    int stopped; /* the thread has ended: fn_invoke refuses */
     struct fn_func *funcs;
     struct inv *done_head, *done_tail;   /* results to deliver */
     struct inv *new_head, *new_tail;     /* invocations not routed yet */
@@ -692,41 +697,56 @@ static void strv_free(struct strv *s)
     free(s->v);
 }
 
+static int env_has(const struct strv *e, const char *kv)
+{
+    size_t n = strcspn(kv, "=");
+    for (size_t i = 0; i < e->n; i++)
+        if (strncmp(e->v[i], kv, n) == 0 && e->v[i][n] == '=')
+            return 1;
+    return 0;
+}
+
 /* The environment Lambda gives a function, on top of stepd's own (its
  * AWS_* variables removed: a developer's profile or keys must not leak
- * into a function that is meant to talk to stepd). */
+ * into a function that is meant to talk to stepd). The template's
+ * variables win over Lambda's (a user's AWS_ENDPOINT_URL included), which
+ * win over the inherited ones: each name appears once. */
 static void build_env(fn_pool *p, struct fn_func *f, int port, struct strv *e)
 {
-    for (char **k = environ; *k; k++)
-        if (!env_skipped(*k))
-            strv_add(e, xstrdup(*k));
-    strv_add(e, xasprintf("AWS_LAMBDA_RUNTIME_API=127.0.0.1:%d", port));
-    strv_add(e, xasprintf("_HANDLER=%s", f->handler));
-    strv_add(e, xasprintf("LAMBDA_TASK_ROOT=%s", f->code_dir));
-    strv_add(e, xasprintf("LAMBDA_RUNTIME_DIR=%s", p->runtime_dir ? p->runtime_dir : ""));
-    strv_add(e, xasprintf("AWS_LAMBDA_FUNCTION_NAME=%s", f->name));
-    strv_add(e, xstrdup("AWS_LAMBDA_FUNCTION_VERSION=$LATEST"));
-    strv_add(e, xasprintf("AWS_LAMBDA_FUNCTION_MEMORY_SIZE=%d", f->memory_mb));
-    strv_add(e, xasprintf("AWS_LAMBDA_LOG_GROUP_NAME=/aws/lambda/%s", f->name));
-    strv_add(e, xasprintf("AWS_LAMBDA_LOG_STREAM_NAME=stepd/[$LATEST]%d", port));
-    strv_add(e, xstrdup("AWS_LAMBDA_INITIALIZATION_TYPE=on-demand"));
-    if (f->kind == RT_PYTHON)
-        strv_add(e, xasprintf("AWS_EXECUTION_ENV=AWS_Lambda_%s", f->runtime));
-    strv_add(e, xasprintf("AWS_REGION=%s", p->region));
-    strv_add(e, xasprintf("AWS_DEFAULT_REGION=%s", p->region));
-    strv_add(e, xstrdup("AWS_ACCESS_KEY_ID=stepd"));
-    strv_add(e, xstrdup("AWS_SECRET_ACCESS_KEY=stepd"));
-    strv_add(e, xstrdup("AWS_SESSION_TOKEN=stepd"));
-    if (p->endpoint_url)
-        strv_add(e, xasprintf("AWS_ENDPOINT_URL=%s", p->endpoint_url));
-    /* the template's variables last: they win (a user's AWS_ENDPOINT_URL
-     * included) */
     const char *k;
     json_t *v;
     json_object_foreach(f->env, k, v) {
-        if (json_is_string(v))
+        if (json_is_string(v) && !strchr(k, '='))
             strv_add(e, xasprintf("%s=%s", k, json_string_value(v)));
     }
+    struct strv l = {0};
+    strv_add(&l, xasprintf("AWS_LAMBDA_RUNTIME_API=127.0.0.1:%d", port));
+    strv_add(&l, xasprintf("_HANDLER=%s", f->handler));
+    strv_add(&l, xasprintf("LAMBDA_TASK_ROOT=%s", f->code_dir));
+    strv_add(&l, xasprintf("LAMBDA_RUNTIME_DIR=%s", p->runtime_dir ? p->runtime_dir : ""));
+    strv_add(&l, xasprintf("AWS_LAMBDA_FUNCTION_NAME=%s", f->name));
+    strv_add(&l, xstrdup("AWS_LAMBDA_FUNCTION_VERSION=$LATEST"));
+    strv_add(&l, xasprintf("AWS_LAMBDA_FUNCTION_MEMORY_SIZE=%d", f->memory_mb));
+    strv_add(&l, xasprintf("AWS_LAMBDA_LOG_GROUP_NAME=/aws/lambda/%s", f->name));
+    strv_add(&l, xasprintf("AWS_LAMBDA_LOG_STREAM_NAME=stepd/[$LATEST]%d", port));
+    strv_add(&l, xstrdup("AWS_LAMBDA_INITIALIZATION_TYPE=on-demand"));
+    if (f->kind == RT_PYTHON)
+        strv_add(&l, xasprintf("AWS_EXECUTION_ENV=AWS_Lambda_%s", f->runtime));
+    strv_add(&l, xasprintf("AWS_REGION=%s", p->region));
+    strv_add(&l, xasprintf("AWS_DEFAULT_REGION=%s", p->region));
+    strv_add(&l, xstrdup("AWS_ACCESS_KEY_ID=stepd"));
+    strv_add(&l, xstrdup("AWS_SECRET_ACCESS_KEY=stepd"));
+    strv_add(&l, xstrdup("AWS_SESSION_TOKEN=stepd"));
+    strv_add(&l, xstrdup("TZ=:UTC"));
+    if (p->endpoint_url)
+        strv_add(&l, xasprintf("AWS_ENDPOINT_URL=%s", p->endpoint_url));
+    for (size_t i = 0; i < l.n; i++)
+        if (!env_has(e, l.v[i]))
+            strv_add(e, xstrdup(l.v[i]));
+    strv_free(&l);
+    for (char **kv = environ; *kv; kv++)
+        if (!env_skipped(*kv) && strchr(*kv, '=') && !env_has(e, *kv))
+            strv_add(e, xstrdup(*kv));
 }
 
 static int listen_loopback(int *port)
@@ -880,7 +900,7 @@ static void worker_give(fn_pool *p, struct worker *w, struct inv *v)
 static void worker_ready(fn_pool *p, struct worker *w)
 {
     struct fn_func *f = w->fn;
-    if (f->deleted || w->generation != f->generation) {
+    if (w->gone || f->deleted || w->generation != f->generation) {
         worker_retire(p, w, SIGTERM);
         return;
     }
@@ -941,11 +961,23 @@ static void fn_reconcile(fn_pool *p, struct fn_func *f)
     }
 }
 
+static void conn_read(fn_pool *p, struct conn *c);
+static void listen_accept(fn_pool *p, struct worker *w);
+
 /* The worker's process is gone (reaped) or it broke the protocol. */
 static void worker_gone(fn_pool *p, struct worker *w)
 {
     struct fn_func *f = w->fn;
+    w->gone = 1;
     pipe_drain(p, w);
+    /* what it sent before exiting is read first: an answer already in a
+     * socket buffer is an answer, not a crash */
+    if (w->lfd >= 0)
+        listen_accept(p, w);
+    for (struct conn *c = w->conns, *nx; c; c = nx) {
+        nx = c->next;
+        conn_read(p, c);
+    }
     char why[128];
     if (WIFSIGNALED(w->exit_status))
         snprintf(why, sizeof why, "signal: %s", WTERMSIG(w->exit_status) == SIGKILL ? "killed"
@@ -1065,6 +1097,7 @@ static void inv_answered(fn_pool *p, struct worker *w, int ok, const char *body,
     w->cold = 0;
     inv_finish(p, v);
     w->state = W_READY;
+    w->ready_ns = now;
     p->invocations++;
 }
 
@@ -1092,43 +1125,70 @@ static const char *hdr_get(const char *head, size_t hlen, const char *name, size
     return NULL;
 }
 
-/* Decodes a chunked body in place. Returns the decoded length, -1 when
- * more bytes are needed, -2 when malformed; *used gets the bytes consumed. */
+/* Parses a chunked body: a first pass checks that it is complete (the
+ * buffer is left untouched while more bytes are needed, so a body that
+ * arrives in several reads is parsed again from its start), a second moves
+ * the chunks' data together in place. Returns the decoded length, -1 when
+ * more bytes are needed, -2 when malformed, -3 when the data would pass
+ * max; *used gets the bytes consumed (trailers included). */
 static long dechunk(char *b, size_t n, size_t *used, size_t max)
 {
-    size_t r = 0, w = 0;
-    for (;;) {
-        char *nl = memchr(b + r, '\n', n - r);
-        if (!nl)
-            return -1;
-        char *end;
-        unsigned long sz = strtoul(b + r, &end, 16);
-        if (end == b + r)
-            return -2;
-        size_t line = (size_t)(nl - (b + r)) + 1;
-        if (sz == 0) {
-            /* trailers end with an empty line */
-            size_t q = r + line;
-            for (;;) {
-                char *l = memchr(b + q, '\n', n - q);
-                if (!l)
-                    return -1;
-                size_t ll = (size_t)(l - (b + q));
-                q += ll + 1;
-                if (ll == 0 || (ll == 1 && b[q - 2] == '\r'))
+    size_t r = 0, total = 0;
+    for (int pass = 0; pass < 2; pass++) {
+        r = 0;
+        size_t w = 0;
+        for (;;) {
+            char *nl = memchr(b + r, '\n', n - r);
+            if (!nl)
+                return -1;
+            size_t line = (size_t)(nl - (b + r)) + 1;
+            size_t sz = 0, k = r;
+            int digits = 0;
+            for (; k < r + line; k++, digits++) {
+                char ch = b[k];
+                int v = ch >= '0' && ch <= '9' ? ch - '0'
+                        : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10
+                        : ch >= 'A' && ch <= 'F' ? ch - 'A' + 10
+                                                 : -1;
+                if (v < 0)
                     break;
+                if (sz > (max - total) / 16 + 1) /* beyond any size we would take */
+                    return -3;
+                sz = sz * 16 + (size_t)v;
             }
-            *used = q;
-            return (long)w;
+            if (!digits)
+                return -2;
+            if (sz == 0) {
+                /* trailers end with an empty line */
+                size_t q = r + line;
+                for (;;) {
+                    char *l = memchr(b + q, '\n', n - q);
+                    if (!l)
+                        return -1;
+                    size_t ll = (size_t)(l - (b + q));
+                    q += ll + 1;
+                    if (ll == 0 || (ll == 1 && b[q - 2] == '\r'))
+                        break;
+                }
+                *used = q;
+                if (pass == 1)
+                    return (long)w;
+                break;
+            }
+            if (sz > max - (pass ? w : total))
+                return -3;
+            size_t avail = n - r - line;
+            if (avail < sz || avail - sz < 2)
+                return -1;
+            if (pass == 1)
+                memmove(b + w, b + r + line, sz);
+            w += sz;
+            if (pass == 0)
+                total += sz;
+            r += line + sz + 2;
         }
-        if (w + sz > max)
-            return -3;
-        if (n - r - line < sz + 2)
-            return -1;
-        memmove(b + w, b + r + line, sz);
-        w += sz;
-        r += line + sz + 2;
     }
+    return -2; /* not reached */
 }
 
 /* One complete request from a worker's connection. */
@@ -1293,6 +1353,8 @@ static void conn_process(fn_pool *p, struct conn *c)
 
 static void conn_read(fn_pool *p, struct conn *c)
 {
+    if (c->dead)
+        return;
     for (;;) {
         if (c->in_cap - c->in_len < 16384) {
             size_t cap = c->in_cap ? c->in_cap * 2 : 32768;
@@ -1317,6 +1379,9 @@ static void conn_read(fn_pool *p, struct conn *c)
         if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
             break;
         if (r <= 0) {
+            /* a request complete before the close still counts (a worker
+             * that answers and exits, or half-closes) */
+            conn_process(p, c);
             conn_close(p, c);
             return;
         }
@@ -1333,6 +1398,13 @@ static void listen_accept(fn_pool *p, struct worker *w)
         int fd = accept4(w->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0)
             return;
+        int n = 0;
+        for (struct conn *k = w->conns; k; k = k->next)
+            n++;
+        if (n >= MAX_CONNS) { /* a runtime needs one or two */
+            close(fd);
+            continue;
+        }
         int one = 1;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
         struct conn *c = calloc(1, sizeof *c);
@@ -1403,6 +1475,14 @@ static void periodic(fn_pool *p, int64_t now)
                 int n = snprintf(line, sizeof line, "INIT_REPORT Init Duration: 10000.00 ms\tPhase: init\tStatus: timeout\n");
                 log_write(p, f, line, (size_t)n);
                 worker_kill(p, w, SIGKILL);
+            } else if (w->state == W_READY && !w->parked &&
+                       now - w->ready_ns > (int64_t)f->timeout_s * 1000000000LL) {
+                /* it answered but never asked for more: it holds a slot of
+                 * the function's concurrency for nothing */
+                log_line(p, w, "stepd: the worker answered but did not ask for the next invocation within %d s: stopped",
+                         f->timeout_s);
+                worker_retire(p, w, SIGKILL);
+                f->dirty = 1;
             } else if (w->state == W_IDLE && now - w->idle_ns > (int64_t)p->idle_s * 1000000000LL) {
                 worker_retire(p, w, SIGTERM);
             }
@@ -1610,7 +1690,58 @@ static void iso_now(char out[40])
     snprintf(out + n, 40 - n, ".%03ld+0000", ts.tv_nsec / 1000000);
 }
 
-int fn_put(fn_pool *p, const struct fn_config *c, val_err *err)
+/* A fingerprint of the code directory: every file's path, size and
+ * modification time (compiled Python caches and dot-files left out: the
+ * interpreter writes the first, and a store under .stepd/ may be in the
+ * directory). A changed file changes it, so a redeploy after an edit
+ * restarts the workers. Order-independent; at most 20,000 entries and 32
+ * levels are looked at. */
+static void code_walk(const char *dir, size_t root_len, int depth, uint64_t *h, long *budget)
+{
+    if (depth > 32 || *budget <= 0)
+        return;
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    struct dirent *e;
+    while ((e = readdir(d)) && --*budget > 0) {
+        const char *n = e->d_name;
+        if (n[0] == '.' || strcmp(n, "__pycache__") == 0) /* .stepd/, .git/, .aws-sam/ too */
+            continue;
+        size_t nl = strlen(n);
+        if (nl > 4 && strcmp(n + nl - 4, ".pyc") == 0)
+            continue;
+        char *path = xasprintf("%s/%s", dir, n);
+        struct stat sb;
+        if (lstat(path, &sb) == 0) {
+            if (S_ISDIR(sb.st_mode)) {
+                code_walk(path, root_len, depth + 1, h, budget);
+            } else {
+                /* FNV-1a over the relative path, size and mtime; summed */
+                uint64_t x = 1469598103934665603ULL;
+                for (const char *q = path + root_len; *q; q++)
+                    x = (x ^ (unsigned char)*q) * 1099511628211ULL;
+                int64_t vals[3] = {(int64_t)sb.st_size, (int64_t)sb.st_mtim.tv_sec, (int64_t)sb.st_mtim.tv_nsec};
+                for (int i = 0; i < 3; i++)
+                    for (int b = 0; b < 8; b++)
+                        x = (x ^ (unsigned char)(vals[i] >> (8 * b))) * 1099511628211ULL;
+                *h += x;
+            }
+        }
+        free(path);
+    }
+    closedir(d);
+}
+
+static char *code_fingerprint(const char *dir)
+{
+    uint64_t h = 0;
+    long budget = 20000;
+    code_walk(dir, strlen(dir), 0, &h, &budget);
+    return xasprintf("%016llx", (unsigned long long)h);
+}
+
+int fn_check(const struct fn_config *c, val_err *err)
 {
     if (!c->name || !*c->name || strlen(c->name) > 140 || strchr(c->name, '/') || strchr(c->name, ':')) {
         val_err_set(err, VAL_ERR_VALIDATION, "InvalidParameterValueException",
@@ -1639,6 +1770,14 @@ int fn_put(fn_pool *p, const struct fn_config *c, val_err *err)
                     c->name);
         return -1;
     }
+    return 0;
+}
+
+int fn_put(fn_pool *p, const struct fn_config *c, val_err *err)
+{
+    if (fn_check(c, err) < 0)
+        return -1;
+    char *sha = code_fingerprint(c->code_dir);
     json_t *env = c->environment ? json_deep_copy(c->environment) : json_object();
     char *exe = NULL;
     int kind = is_python(c->runtime) ? RT_PYTHON : is_provided(c->runtime) ? RT_PROVIDED : RT_OTHER;
@@ -1661,10 +1800,11 @@ int fn_put(fn_pool *p, const struct fn_config *c, val_err *err)
     pthread_mutex_lock(&p->mu);
     struct fn_func *f = find(p, c->name);
     int changed = 1;
-    if (f && same_config(f, c, env)) {
+    if (f && same_config(f, c, env) && strcmp(f->sha ? f->sha : "", sha) == 0) {
         changed = 0;
         json_decref(env);
         free(exe);
+        free(sha);
     } else {
         int fresh = !f;
         if (fresh) {
@@ -1696,6 +1836,8 @@ int fn_put(fn_pool *p, const struct fn_config *c, val_err *err)
         f->env = env;
         f->kind = kind;
         f->exe = exe;
+        free(f->sha);
+        f->sha = sha;
         char iso[40];
         iso_now(iso);
         f->last_modified = xstrdup(iso);
@@ -1760,7 +1902,7 @@ static json_t *describe(fn_pool *p, const struct fn_func *f)
     val_obj_set_take(o, "Timeout", json_integer(f->timeout_s));
     val_obj_set_take(o, "MemorySize", json_integer(f->memory_mb));
     val_obj_set_take(o, "LastModified", json_string(f->last_modified));
-    val_obj_set_take(o, "CodeSha256", json_string(""));
+    val_obj_set_take(o, "CodeSha256", json_string(f->sha ? f->sha : ""));
     val_obj_set_take(o, "Version", json_string("$LATEST"));
     json_t *env = json_object();
     val_obj_set_take(env, "Variables", json_incref(f->env));
@@ -1846,6 +1988,11 @@ int fn_invoke(fn_pool *p, const char *name, const char *payload, size_t len, int
     v->done = done;
     v->ud = ud;
     pthread_mutex_lock(&p->mu);
+    if (p->stopped) {
+        pthread_mutex_unlock(&p->mu);
+        inv_free(v);
+        return -1;
+    }
     uuid(p, v->id);
     /* the warm path: a worker waits in GET next, the event goes now */
     struct fn_func *f = p->stopping ? NULL : resolve(p, name);
@@ -1996,11 +2143,15 @@ fail:
     return NULL;
 }
 
-void fn_free(fn_pool *p)
+void fn_stop(fn_pool *p)
 {
     if (!p)
         return;
     pthread_mutex_lock(&p->mu);
+    if (p->stopped) {
+        pthread_mutex_unlock(&p->mu);
+        return;
+    }
     p->stopping = 1;
     for (struct fn_func *f = p->funcs; f; f = f->next) {
         struct inv *v;
@@ -2024,9 +2175,26 @@ void fn_free(fn_pool *p)
     wake(p);
     pthread_join(p->thread, NULL);
     /* the loop ended with every worker reaped; deliver what is left */
-    deliver(p, p->done_head);
+    pthread_mutex_lock(&p->mu);
+    p->stopped = 1;
+    while (p->new_head) { /* queued while the loop was ending */
+        struct inv *v = p->new_head;
+        p->new_head = v->next;
+        inv_service_error(p, v, FN_SERVICE_ERROR, "stepd is stopping");
+    }
+    p->new_tail = NULL;
+    struct inv *done = p->done_head;
     p->done_head = p->done_tail = NULL;
     free_grave(p);
+    pthread_mutex_unlock(&p->mu);
+    deliver(p, done);
+}
+
+void fn_free(fn_pool *p)
+{
+    if (!p)
+        return;
+    fn_stop(p);
     while (p->funcs) {
         struct fn_func *f = p->funcs;
         p->funcs = f->next;

@@ -29,7 +29,8 @@
 
 #include "json/val.h"
 
-#define FN_MAX_PAYLOAD 6291556 /* bytes: Lambda's synchronous payload limit (6 MB) */
+#define FN_MAX_PAYLOAD 6291556 /* bytes: Lambda's limit on a synchronous response (6 MB) */
+#define FN_MAX_REQUEST 6291456 /* bytes: and on an Invoke request's payload */
 #define FN_TAIL_BYTES 4096     /* X-Amz-Log-Result: the last 4 KB of an invocation's log */
 
 typedef struct fn_pool fn_pool;
@@ -63,15 +64,22 @@ struct fn_config {
 
 /* Starts the pool's thread. NULL with err set when it cannot. */
 fn_pool *fn_new(const struct fn_opts *o, val_err *err);
-/* Fails what is queued or running (Lambda.ServiceException: stepd is
- * stopping), stops every worker and joins the thread. NULL allowed. */
+/* Fails what is queued or running (FN_SERVICE_ERROR: stepd is stopping,
+ * delivered before it returns), stops every worker and joins the thread.
+ * From then on fn_invoke refuses. Safe to call twice; NULL allowed. */
+void fn_stop(fn_pool *p);
+/* Stops (if needed) and frees the pool. NULL allowed. */
 void fn_free(fn_pool *p);
 
 /* Sets AWS_ENDPOINT_URL for workers started from now on and releases a
  * pool created with hold. url may be NULL (no endpoint). */
 void fn_set_endpoint(fn_pool *p, const char *url);
 
-/* Creates or replaces a function. A changed configuration stops the
+/* Checks a configuration the way fn_put does, changing nothing. 0, or -1
+ * with err set. */
+int fn_check(const struct fn_config *c, val_err *err);
+/* Creates or replaces a function. A changed configuration (or a changed
+ * file in its code directory: its path, size or modification time) stops the
  * function's workers (a busy one after its invocation) so that the next
  * invocation starts the new code. Returns 1 when created or changed, 0
  * when unchanged, -1 with err set (InvalidParameterValueException: a
@@ -123,7 +131,9 @@ enum { FN_INVOKE_TAIL = 1 };
 /* Invokes the function called name (a name, name:$LATEST, or a full or
  * partial ARN; the region and account of an ARN are not checked) with
  * payload (len bytes, copied; empty means {}). done may be NULL (an Event
- * invocation nobody waits for). Returns 0; done is always called later. */
+ * invocation nobody waits for). Returns 0, and done is called later
+ * (never inline); or -1 once the pool has stopped (fn_stop), and done is
+ * never called. */
 int fn_invoke(fn_pool *p, const char *name, const char *payload, size_t len, int flags,
               fn_done_fn done, void *ud);
 

@@ -66,8 +66,9 @@ void http_resp_bodyn(http_response *resp, const char *body, size_t len);
 void http_resp_json(http_response *resp, int status, const json_t *v);
 /* Sets the content type (copied). */
 void http_resp_content_type(http_response *resp, const char *type);
-/* Adds a response header (both strings copied). Content-Type and
- * x-amzn-RequestId are set by the server; do not add them here. */
+/* Adds a response header (both strings copied). Content-Type is set by
+ * the server; so is x-amzn-RequestId (the request's id) unless the handler
+ * adds its own (Lambda's Invoke answers with the invocation's id). */
 void http_resp_header(http_response *resp, const char *name, const char *value);
 
 /* An AWS JSON error: sets status and the body

@@ -4,12 +4,14 @@
  * X-Amz-Target to service handlers, everything else to the fallback. */
 #include "http/http.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <microhttpd.h>
 #include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <pthread.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -24,6 +26,7 @@ struct http_server {
     size_t n_services;
     http_path_fn fallback;
     void *ud, *fallback_ud;
+    int loopback; /* listening on loopback only: requests must name a loopback host */
 };
 
 /* One request's state: created when MHD reads the request line (the URI
@@ -137,7 +140,11 @@ static enum MHD_Result send_resp(struct MHD_Connection *c, struct req_state *r, 
     }
     MHD_add_response_header(m, MHD_HTTP_HEADER_CONTENT_TYPE,
                             resp->content_type ? resp->content_type : def_ct);
-    MHD_add_response_header(m, "x-amzn-RequestId", r->id);
+    int own_id = 0; /* a handler may answer with the id of what it did (Lambda's invocation) */
+    for (size_t i = 0; i < resp->n_headers; i++)
+        own_id |= strcasecmp(resp->headers[i].name, "x-amzn-RequestId") == 0;
+    if (!own_id)
+        MHD_add_response_header(m, "x-amzn-RequestId", r->id);
     for (size_t i = 0; i < resp->n_headers; i++)
         MHD_add_response_header(m, resp->headers[i].name, resp->headers[i].value);
     /* A handler's bug must not make MHD refuse the answer and drop the
@@ -181,6 +188,66 @@ static void too_big_error(http_response *resp, size_t max, unsigned long long de
     else
         http_aws_error(resp, 413, "RequestEntityTooLargeException",
                        "Request body exceeds the maximum of %zu bytes", max);
+}
+
+/* The host part of "host:port", "[v6]:port" or "scheme://host:port/...",
+ * lowercased into out. */
+static void host_part(const char *v, char *out, size_t n)
+{
+    const char *p = strstr(v, "://");
+    p = p ? p + 3 : v;
+    size_t k = 0;
+    if (*p == '[') {
+        p++;
+        while (*p && *p != ']' && k + 1 < n)
+            out[k++] = (char)tolower((unsigned char)*p++);
+    } else {
+        while (*p && *p != ':' && *p != '/' && k + 1 < n)
+            out[k++] = (char)tolower((unsigned char)*p++);
+    }
+    out[k] = 0;
+}
+
+static int is_loopback_name(const char *h)
+{
+    if (strncmp(h, "sync-", 5) == 0) /* StartSyncExecution's host prefix */
+        h += 5;
+    size_t n = strlen(h);
+    /* 127.x.y.z as an address only: "127.0.0.1.evil.example" is a name
+     * its owner can point anywhere */
+    int v4 = strncmp(h, "127.", 4) == 0 && strspn(h, "0123456789.") == n;
+    return strcmp(h, "localhost") == 0 || (n > 10 && strcmp(h + n - 10, ".localhost") == 0) || v4 ||
+           strcmp(h, "::1") == 0;
+}
+
+/* A browser must not be able to drive stepd: a page of another origin
+ * (Origin names a different host than Host) is refused, and so is a page
+ * that rebinds its own name to 127.0.0.1 (Host is then that name, not a
+ * loopback one). The aws CLI and the SDKs send no Origin and a Host of
+ * the endpoint URL. Returns NULL when the request may go on, else why. */
+static const char *refused(http_server *s, struct MHD_Connection *c, char *why, size_t n)
+{
+    const char *host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
+    const char *origin = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Origin");
+    char h[256] = "";
+    if (host)
+        host_part(host, h, sizeof h);
+    if (s->loopback && host && !is_loopback_name(h)) {
+        snprintf(why, n, "stepd listens on loopback and answers requests for a loopback host only, not '%.200s'",
+                 host);
+        return why;
+    }
+    if (origin) {
+        /* same origin: the Origin's authority (host:port) is the Host */
+        const char *a = strstr(origin, "://");
+        a = a ? a + 3 : origin;
+        size_t an = strcspn(a, "/"), hn = host ? strlen(host) : 0;
+        if (!host || an != hn || strncasecmp(a, host, an) != 0) {
+            snprintf(why, n, "stepd refuses cross-origin requests (Origin: %.200s)", origin);
+            return why;
+        }
+    }
+    return NULL;
 }
 
 /* AWS JSON 1.0: the service part of the target picks the handler, the body
@@ -248,6 +315,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     }
     if (!r->started) {
         r->started = 1;
+        char why[400];
+        if (refused(s, c, why, sizeof why)) {
+            http_response resp = {.status = 200};
+            http_aws_error(&resp, 403, "AccessDeniedException", "%s", why);
+            return send_resp(c, r, &resp, HTTP_JSON10, 1);
+        }
         const char *cl =
             MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
         unsigned long long declared = cl ? strtoull(cl, NULL, 10) : 0;
@@ -370,6 +443,11 @@ http_server *http_start_opts(const char *host, int port, const struct http_route
     }
     s->max_body = o.max_body;
     s->ud = ud;
+    {
+        char h[256];
+        host_part(host, h, sizeof h);
+        s->loopback = strcmp(h, "localhost") == 0 || strncmp(h, "127.", 4) == 0 || strcmp(h, "::1") == 0;
+    }
     if (routes) {
         s->fallback = routes->fallback;
         s->fallback_ud = routes->fallback_ud;

@@ -885,8 +885,9 @@ static json_t *invoke_result(const struct fn_result *r, json_t *payload, int tai
 }
 
 /* Queues a task's result for its execution (the loop takes it in its
- * next turn). A result for an execution that has ended, or for a task
- * that is no longer pending, is dropped by the engine. */
+ * next turn), taking output's reference. A result for an execution that
+ * has ended, or for a task that is no longer pending, is dropped by the
+ * engine. */
 static void task_done(sched *s, const char *exec_arn, uint64_t id, json_t *output, const char *error,
                       const char *cause)
 {
@@ -895,6 +896,10 @@ static void task_done(sched *s, const char *exec_arn, uint64_t id, json_t *outpu
     if (x && !x->finished)
         push_event(s, x, error ? ENG_EV_TASK_FAILED : ENG_EV_TASK_SUCCEEDED, id, sched_now(), output, error,
                    cause);
+    /* the caller's reference goes under the lock too: the loop thread
+     * takes the value from here, and the lock orders the two threads'
+     * reference counting */
+    json_decref(output);
     pthread_mutex_unlock(&s->mu);
 }
 
@@ -951,8 +956,7 @@ static void lambda_done(void *ud, const struct fn_result *r)
         break;
     }
     if (out || error)
-        task_done(t->s, t->exec_arn, t->id, out, error, cause);
-    json_decref(out);
+        task_done(t->s, t->exec_arn, t->id, out, error, cause); /* takes out */
     free(cause);
     free(t->exec_arn);
     free(t);
@@ -1002,7 +1006,12 @@ static void dispatch_lambda(sched *s, struct fx *f, int64_t now)
     t->id = f->id;
     t->mode = mode;
     t->tail = tail;
-    fn_invoke(s->fn, name, text, len, tail ? FN_INVOKE_TAIL : 0, lambda_done, t);
+    if (fn_invoke(s->fn, name, text, len, tail ? FN_INVOKE_TAIL : 0, lambda_done, t) < 0) {
+        /* the pool has stopped: the task stays outstanding in the
+         * execution's snapshot and is invoked again after the restart */
+        free(t->exec_arn);
+        free(t);
+    }
     free(text);
 }
 

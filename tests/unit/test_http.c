@@ -400,7 +400,7 @@ static void test_limits(int port)
     CHECK(cli_open(&c, port) == 0);
     int before = echo_calls;
     val_buf hb = {0};
-    val_buf_printf(&hb, "POST / HTTP/1.1\r\nHost: x\r\nX-Amz-Target: Echo.Big\r\n"
+    val_buf_printf(&hb, "POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Amz-Target: Echo.Big\r\n"
                         "Content-Length: %zu\r\n\r\n", big);
     CHECK(send_all(c.fd, hb.p, hb.len) == 0);
     val_buf_free(&hb);
@@ -421,7 +421,7 @@ static void test_limits(int port)
     /* Chunked, with no length up front: counted as it arrives, refused at
      * the end, never kept whole. */
     CHECK(cli_open(&c, port) == 0);
-    const char *head = "POST / HTTP/1.1\r\nHost: x\r\nX-Amz-Target: Echo.Big\r\n"
+    const char *head = "POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Amz-Target: Echo.Big\r\n"
                        "Transfer-Encoding: chunked\r\n\r\n";
     CHECK(send_all(c.fd, head, strlen(head)) == 0);
     int sent_ok = 1;
@@ -447,6 +447,50 @@ static void test_limits(int port)
 #ifndef NCONC
 #define NCONC 200
 #endif
+
+/* One raw request with the given extra headers; the status of the answer. */
+static int raw_status(int port, const char *headers)
+{
+    struct cli c;
+    struct reply r;
+    if (cli_open(&c, port) != 0)
+        return -1;
+    val_buf hb = {0};
+    val_buf_printf(&hb, "POST / HTTP/1.1\r\n%sX-Amz-Target: Echo.Op\r\nContent-Length: 2\r\n\r\n{}", headers);
+    int st = -1;
+    if (send_all(c.fd, hb.p, hb.len) == 0 && cli_read(&c, &r) == 0) {
+        st = r.status;
+        reply_free(&r);
+    }
+    val_buf_free(&hb);
+    cli_close(&c);
+    return st;
+}
+
+/* A browser must not drive the server: another origin is refused, and so
+ * is a name that is not loopback (DNS rebinding); the clients' own
+ * requests (a loopback Host, no Origin) and same-origin ones pass. */
+static void test_browser_guard(int port)
+{
+    char h[200];
+    CHECK(raw_status(port, "Host: 127.0.0.1\r\n") == 200);
+    snprintf(h, sizeof h, "Host: localhost:%d\r\n", port);
+    CHECK(raw_status(port, h) == 200);
+    snprintf(h, sizeof h, "Host: sync-localhost:%d\r\n", port); /* StartSyncExecution's prefix */
+    CHECK(raw_status(port, h) == 200);
+    snprintf(h, sizeof h, "Host: [::1]:%d\r\n", port);
+    CHECK(raw_status(port, h) == 200);
+    snprintf(h, sizeof h, "Host: 127.0.0.1:%d\r\nOrigin: http://127.0.0.1:%d\r\n", port, port);
+    CHECK(raw_status(port, h) == 200);
+    snprintf(h, sizeof h, "Host: 127.0.0.1:%d\r\nOrigin: http://evil.example\r\n", port);
+    CHECK(raw_status(port, h) == 403);
+    snprintf(h, sizeof h, "Host: 127.0.0.1:%d\r\nOrigin: null\r\n", port);
+    CHECK(raw_status(port, h) == 403);
+    snprintf(h, sizeof h, "Host: evil.example:%d\r\n", port);
+    CHECK(raw_status(port, h) == 403);
+    snprintf(h, sizeof h, "Host: 127.0.0.1.evil.example:%d\r\n", port);
+    CHECK(raw_status(port, h) == 403); /* a name that only starts like an address */
+}
 
 static void test_concurrent(int port)
 {
@@ -514,7 +558,7 @@ static void test_stalled(int port)
 {
     struct cli st, st2;
     CHECK(cli_open(&st, port) == 0);
-    const char *half = "POST / HTTP/1.1\r\nHost: x\r\nX-Amz-Target: Echo.Op\r\n"
+    const char *half = "POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Amz-Target: Echo.Op\r\n"
                        "Content-Length: 100\r\n\r\n{\"a\":";
     CHECK(send_all(st.fd, half, strlen(half)) == 0);
     CHECK(cli_open(&st2, port) == 0);
@@ -566,6 +610,7 @@ int main(void)
     test_errors(port);
     test_fallback(port);
     test_limits(port);
+    test_browser_guard(port);
     test_concurrent(port);
     test_keepalive(port);
     test_stalled(port);
