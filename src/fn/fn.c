@@ -106,6 +106,8 @@ struct worker {
     int kill_sent;       /* 0, SIGTERM or SIGKILL */
     int gone;            /* its process has exited: it takes no more work */
     int64_t ready_ns;    /* when it answered (W_READY): it must ask for more in time */
+    long mem_mb;         /* its peak memory as last read, and when */
+    int64_t mem_ns;
     int cold;            /* no invocation finished yet: REPORT shows Init Duration */
     char *init_error;    /* the body of POST /init/error */
     char line[4096];     /* a partial output line */
@@ -434,6 +436,18 @@ static long max_mem_mb(pid_t pid)
     buf[n] = 0;
     char *h = strstr(buf, "VmHWM:");
     return h ? (strtol(h + 6, NULL, 10) + 1023) / 1024 : 0;
+}
+
+/* The worker's peak memory for a REPORT line: /proc is read at most once
+ * a second per worker (a read costs about as much as a warm invocation's
+ * whole round trip). */
+static long worker_mem(struct worker *w, int64_t now)
+{
+    if (!w->mem_ns || now - w->mem_ns > 1000000000LL) {
+        w->mem_mb = max_mem_mb(w->pid);
+        w->mem_ns = now;
+    }
+    return w->mem_mb;
 }
 
 /* ----------------------------------------------------------- invocations */
@@ -1086,12 +1100,12 @@ static void inv_answered(fn_pool *p, struct worker *w, int ok, const char *body,
         log_line(p, w,
                  "REPORT RequestId: %s\tDuration: %.2f ms\tBilled Duration: %ld ms\tMemory Size: %d MB\tMax "
                  "Memory Used: %ld MB\tInit Duration: %.2f ms\t",
-                 v->id, ms, billed, f->memory_mb, max_mem_mb(w->pid), (double)w->init_ns / 1e6);
+                 v->id, ms, billed, f->memory_mb, worker_mem(w, now), (double)w->init_ns / 1e6);
     else
         log_line(p, w,
                  "REPORT RequestId: %s\tDuration: %.2f ms\tBilled Duration: %ld ms\tMemory Size: %d MB\tMax "
                  "Memory Used: %ld MB\t",
-                 v->id, ms, billed, f->memory_mb, max_mem_mb(w->pid));
+                 v->id, ms, billed, f->memory_mb, worker_mem(w, now));
     if (v->flags & FN_INVOKE_TAIL)
         v->tail = strndup(w->tail ? w->tail : "", w->tail_len);
     w->cold = 0;

@@ -802,6 +802,8 @@ static int is_lambda(const char *res)
     return strncmp(res, "arn:aws:lambda:", 15) == 0 || strncmp(res, "arn:aws:states:::lambda:", 24) == 0;
 }
 
+static void uuid4(sched *s, char out[37]);
+
 /* ------------------------------------------------------------ Lambda tasks */
 
 /* How a Lambda task's result comes back: a function ARN as Resource gives
@@ -836,7 +838,7 @@ static void http_date(char out[40])
 }
 
 /* The SDK's Invoke result, as Step Functions' lambda:invoke gives it. */
-static json_t *invoke_result(const struct fn_result *r, json_t *payload, int tail)
+static json_t *invoke_result(const struct fn_result *r, json_t *payload, int tail, int status)
 {
     char len[32], date[40], trace[80];
     snprintf(len, sizeof len, "%zu", r->len);
@@ -869,7 +871,7 @@ static json_t *invoke_result(const struct fn_result *r, json_t *payload, int tai
     json_t *meta = json_object();
     val_obj_set_take(meta, "AllHttpHeaders", all);
     val_obj_set_take(meta, "HttpHeaders", one);
-    val_obj_set_take(meta, "HttpStatusCode", json_integer(200));
+    val_obj_set_take(meta, "HttpStatusCode", json_integer(status));
     json_t *rm = json_object();
     val_obj_set_take(rm, "RequestId", json_string(r->request_id));
     json_t *o = json_object();
@@ -879,7 +881,7 @@ static json_t *invoke_result(const struct fn_result *r, json_t *payload, int tai
     val_obj_set_take(o, "Payload", payload);
     val_obj_set_take(o, "SdkHttpMetadata", meta);
     val_obj_set_take(o, "SdkResponseMetadata", rm);
-    val_obj_set_take(o, "StatusCode", json_integer(200));
+    val_obj_set_take(o, "StatusCode", json_integer(status));
     free(log);
     return o;
 }
@@ -916,7 +918,7 @@ static void lambda_done(void *ud, const struct fn_result *r)
         json_t *v = val_parse(r->payload, r->len, NULL);
         if (!v)
             v = json_stringn(r->payload, r->len); /* not JSON: the text itself */
-        out = t->mode == LT_INVOKE ? invoke_result(r, v, t->tail) : v;
+        out = t->mode == LT_INVOKE ? invoke_result(r, v, t->tail, 200) : v;
         break;
     }
     case FN_FUNCTION_ERROR: {
@@ -998,6 +1000,21 @@ static void dispatch_lambda(sched *s, struct fx *f, int64_t now)
         memcpy(text, json_string_value(payload), len + 1);
     } else if (payload && !json_is_null(payload)) {
         text = val_dump(payload, &len);
+    }
+    json_t *it = mode == LT_INVOKE ? json_object_get(f->input, "InvocationType") : NULL;
+    if (json_is_string(it) && strcmp(json_string_value(it), "Event") == 0 && fn_exists(s->fn, name)) {
+        /* asynchronous: queued, and the task succeeds at once with 202 */
+        char id[37];
+        uuid4(s, id);
+        int queued = fn_invoke(s->fn, name, text, len, 0, NULL, NULL) == 0;
+        free(text);
+        if (!queued)
+            return; /* stopping: re-issued after the restart */
+        struct fn_result r = {.status = FN_OK, .payload = "", .len = 0, .request_id = id};
+        json_t *out = invoke_result(&r, json_string(""), 0, 202);
+        push_event(s, f->sx, ENG_EV_TASK_SUCCEEDED, f->id, now, out, NULL, NULL);
+        json_decref(out);
+        return;
     }
     struct ltask *t = calloc(1, sizeof *t);
     if (!t || !(t->exec_arn = strdup(f->sx->arn)))

@@ -619,6 +619,7 @@ def test_functions_task_states(ctx):
         runs = {
             "direct": ("Direct", {"x": 1}),
             "invoke": ("Invoke", {"y": 2}),
+            "invoke_event": ("InvokeEvent", {"z": 3}),
             "uncaught": ("Uncaught", {"order": "u-1"}),
             "uncaught_invoke": ("UncaughtInvoke", {"order": "u-2"}),
             "errorType": ("Catcher", {"case": "errorType", "order": "c-1"}),
@@ -669,6 +670,11 @@ def test_functions_task_states(ctx):
         meta = out["SdkHttpMetadata"]
         assert meta["HttpStatusCode"] == 200 and meta["HttpHeaders"]["x-amzn-RequestId"] == rid, meta
         assert meta["AllHttpHeaders"]["x-amzn-RequestId"] == [rid], meta
+
+        # InvocationType Event: 202 and an empty payload, without waiting
+        out = succeeded("invoke_event")
+        assert out["StatusCode"] == 202 and out["Payload"] == "", out
+        assert out["SdkHttpMetadata"]["HttpStatusCode"] == 202, out
 
         # an uncaught function error: Error = errorType, Cause = the error document
         cause = failed("uncaught", "OrderRejected")
