@@ -5,7 +5,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,15 +42,6 @@ static void not_found(struct api_lambda *a, http_response *resp, const char *nam
     free(arn);
 }
 
-static char *b64(const char *s, size_t n)
-{
-    char *out = malloc(4 * ((n + 2) / 3) + 1);
-    if (!out)
-        abort();
-    EVP_EncodeBlock((unsigned char *)out, (const unsigned char *)s, (int)n);
-    return out;
-}
-
 /* ------------------------------------------------------------------ Invoke */
 
 /* Fills resp with an invocation's result. */
@@ -74,7 +64,7 @@ static void invoke_answer(struct api_lambda *a, http_response *resp, const struc
     if (r->status == FN_FUNCTION_ERROR)
         http_resp_header(resp, "X-Amz-Function-Error", "Unhandled");
     if (r->log_tail) {
-        char *t = b64(r->log_tail, strlen(r->log_tail));
+        char *t = val_base64(r->log_tail, strlen(r->log_tail));
         http_resp_header(resp, "X-Amz-Log-Result", t);
         free(t);
     }

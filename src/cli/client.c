@@ -698,14 +698,18 @@ static int parse(struct cctx *c, int argc, char **argv)
     if (!c->cmd->arg && npos)
         return usage_error(c, "unexpected argument '%s'", argv[optind]);
     c->pos = c->cmd->arg ? argv[optind] : NULL;
-    c->endpoint = c->opt[OPT_ENDPOINT];
-    if (!c->endpoint) {
-        const char *env = getenv("STEPD_ENDPOINT");
-        c->endpoint = env && *env ? env : DEFAULT_ENDPOINT;
-    }
+    c->endpoint = cli_endpoint(c->opt[OPT_ENDPOINT]);
     if (!*c->endpoint)
         return usage_error(c, "--endpoint needs a URL");
     return -1;
+}
+
+const char *cli_endpoint(const char *flag)
+{
+    if (flag)
+        return flag;
+    const char *env = getenv("STEPD_ENDPOINT");
+    return env && *env ? env : DEFAULT_ENDPOINT;
 }
 
 int cmd_client(const char *cmd, int argc, char **argv)

@@ -9,6 +9,10 @@ int cmd_serve(int argc, char **argv);
  * the exit status, or -1 when cmd is not a client command. */
 int cmd_client(const char *cmd, int argc, char **argv);
 
+/* The server a client command talks to: --endpoint's value when given,
+ * else $STEPD_ENDPOINT, else http://127.0.0.1:8083 (client.c). */
+const char *cli_endpoint(const char *flag);
+
 /* invoke, logs, deploy (fncmds.c): -1 when cmd is none of them. */
 int cmd_fn(const char *cmd, int argc, char **argv);
 

@@ -16,14 +16,6 @@
 #include "cli/cmds.h"
 #include "sam/sam.h"
 
-static const char *endpoint_default(const char *e)
-{
-    if (e)
-        return e;
-    const char *env = getenv("STEPD_ENDPOINT");
-    return env && *env ? env : "http://127.0.0.1:8083";
-}
-
 /* A path segment percent-encoded (a function ARN holds ':'). */
 static char *curl_escape_name(const char *s)
 {
@@ -148,7 +140,7 @@ static int cmd_invoke(int argc, char **argv)
         }
         json_decref(v);
     }
-    cli_conn *conn = cli_conn_new(endpoint_default(endpoint));
+    cli_conn *conn = cli_conn_new(cli_endpoint(endpoint));
     char *esc = curl_escape_name(name);
     char path[1200];
     snprintf(path, sizeof path, "/2015-03-31/functions/%s/invocations", esc);
@@ -221,7 +213,7 @@ static int cmd_logs(int argc, char **argv)
         fprintf(stderr, "stepd logs: name one function\n\n%s", usage_logs);
         return 2;
     }
-    cli_conn *conn = cli_conn_new(endpoint_default(endpoint));
+    cli_conn *conn = cli_conn_new(cli_endpoint(endpoint));
     char *esc = curl_escape_name(argv[optind]);
     val_err err = {0};
     int rc = 0;
@@ -386,7 +378,7 @@ static int cmd_deploy(int argc, char **argv)
     size_t len;
     char *text = val_dump(plan, &len);
     json_decref(plan);
-    cli_conn *conn = cli_conn_new(endpoint_default(endpoint));
+    cli_conn *conn = cli_conn_new(cli_endpoint(endpoint));
     const char *hdrs[] = {"Content-Type: application/json", NULL};
     struct cli_rest_resp r;
     if (cli_rest(conn, "POST", "/stepd/deploy", hdrs, text, len, &r, &err) < 0) {

@@ -3,6 +3,8 @@
  * value equality with numeric comparison, and copy-on-write helpers. */
 #include "json/val.h"
 
+#include <openssl/evp.h>
+
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
@@ -518,4 +520,13 @@ const char *val_type_name(const json_t *v)
     case JSON_NULL: return "null";
     }
     return "unknown";
+}
+
+char *val_base64(const void *s, size_t n)
+{
+    char *out = malloc(4 * ((n + 2) / 3) + 1);
+    if (!out)
+        abort();
+    EVP_EncodeBlock((unsigned char *)out, (const unsigned char *)s, (int)n);
+    return out;
 }

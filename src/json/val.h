@@ -101,6 +101,9 @@ json_t *val_own_take(json_t *v);
 const char *val_type_name(const json_t *v);
 
 /* Growable byte buffer used by the serializers and message builders. */
+/* Base64 (RFC 4648, padded) of n bytes: a malloc'd, NUL-terminated string. */
+char *val_base64(const void *s, size_t n);
+
 typedef struct val_buf {
     char *p;
     size_t len, cap;

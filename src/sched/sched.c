@@ -14,7 +14,6 @@
 #include <string.h>
 #include <time.h>
 
-#include <openssl/evp.h>
 
 #include "asl/asl.h"
 #include "engine/engine.h"
@@ -820,15 +819,6 @@ struct ltask {
     int tail;
 };
 
-static char *b64(const char *s, size_t n)
-{
-    char *out = malloc(4 * ((n + 2) / 3) + 1);
-    if (!out)
-        abort();
-    EVP_EncodeBlock((unsigned char *)out, (const unsigned char *)s, (int)n);
-    return out;
-}
-
 static void http_date(char out[40])
 {
     time_t t = time(NULL);
@@ -851,7 +841,7 @@ static json_t *invoke_result(const struct fn_result *r, json_t *payload, int tai
             hex[k++] = *c;
     hex[k] = 0;
     snprintf(trace, sizeof trace, "root=1-%08lx-%s;sampled=0", (unsigned long)time(NULL), hex);
-    char *log = tail ? b64(r->log_tail ? r->log_tail : "", r->log_tail ? strlen(r->log_tail) : 0) : NULL;
+    char *log = tail ? val_base64(r->log_tail ? r->log_tail : "", r->log_tail ? strlen(r->log_tail) : 0) : NULL;
     struct {
         const char *k, *v;
     } h[] = {{"Connection", "keep-alive"},         {"Content-Length", len},
