@@ -2,6 +2,7 @@
  * is the method and path, errors carry x-amzn-ErrorType and a
  * {"Type", "Message"} body, and Invoke's body is the raw payload. */
 #include "api/lambda.h"
+#include "api/sfn.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -312,6 +313,17 @@ static void op_deploy(struct api_lambda *a, const http_request *req, http_respon
 }
 
 /* ------------------------------------------------------------------- routes */
+
+http_server *api_serve(const char *host, int port, struct api_lambda *a, val_err *err)
+{
+    const struct http_service services[] = {{API_SFN_PREFIX, api_sfn_handle}};
+    const struct http_routes routes = {.services = services,
+                                       .n_services = 1,
+                                       .fallback = api_lambda_handle,
+                                       .fallback_ud = a,
+                                       .fallback_max_body = FN_MAX_PAYLOAD + 1024};
+    return http_start(host, port, &routes, a->s, err);
+}
 
 void api_lambda_handle(void *ud, const http_request *req, http_response *resp)
 {

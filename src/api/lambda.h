@@ -20,6 +20,11 @@ struct api_lambda {
  * struct api_lambda. */
 void api_lambda_handle(void *ud, const http_request *req, http_response *resp);
 
+/* Starts the HTTP server with every API stepd serves on it: Step Functions
+ * (AWS JSON 1.0), the Lambda API and stepd's own routes (the fallback,
+ * with Lambda's 6 MB payloads). a must outlive the server. */
+http_server *api_serve(const char *host, int port, struct api_lambda *a, val_err *err);
+
 /* Applies a deploy plan (sam.h's shape): functions are created or
  * replaced in the pool and kept in the store (a restart runs them
  * again), state machines created or updated (a changed type replaces the

@@ -240,13 +240,7 @@ int cmd_run_template(int argc, char **argv)
     if (!s || sched_start(s, &err) < 0)
         goto fail;
     struct api_lambda al = {.s = s, .fn = fn};
-    const struct http_service services[] = {{API_SFN_PREFIX, api_sfn_handle}};
-    const struct http_routes routes = {.services = services,
-                                       .n_services = 1,
-                                       .fallback = api_lambda_handle,
-                                       .fallback_ud = &al,
-                                       .fallback_max_body = FN_MAX_PAYLOAD + 1024};
-    srv = http_start("127.0.0.1", 0, &routes, s, &err);
+    srv = api_serve("127.0.0.1", 0, &al, &err);
     if (!srv)
         goto fail;
     char url[64];

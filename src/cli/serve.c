@@ -214,13 +214,7 @@ int cmd_serve(int argc, char **argv)
         goto out;
     }
     struct api_lambda al = {.s = s, .fn = fn};
-    const struct http_service services[] = {{API_SFN_PREFIX, api_sfn_handle}};
-    const struct http_routes routes = {.services = services,
-                                       .n_services = 1,
-                                       .fallback = api_lambda_handle,
-                                       .fallback_ud = &al,
-                                       .fallback_max_body = FN_MAX_PAYLOAD + 1024};
-    srv = http_start(host, port, &routes, s, &err);
+    srv = api_serve(host, port, &al, &err);
     if (!srv) {
         fprintf(stderr, "stepd serve: %s\n", err.cause);
         goto out;

@@ -20,18 +20,6 @@
 
 static char *xstrdup(const char *s) { return s ? strdup(s) : NULL; }
 
-static char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static char *xasprintf(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    char *s;
-    if (vasprintf(&s, fmt, ap) < 0)
-        abort();
-    va_end(ap);
-    return s;
-}
-
 static const struct asl_state *cur(const struct frame *f) { return &f->m->states[f->state]; }
 
 static void set_json(json_t **slot, json_t *v)
@@ -448,7 +436,7 @@ static struct frame *dequeue(eng_exec *x)
  * States.Runtime causes. */
 static char *runtime_cause(struct frame *f, const char *detail)
 {
-    return xasprintf("An error occurred while executing the state '%s' (entered at the event id #%ld). %s",
+    return val_asprintf("An error occurred while executing the state '%s' (entered at the event id #%ld). %s",
                      cur(f)->name, f->entered_id, detail ? detail : "");
 }
 
@@ -456,7 +444,7 @@ static char *runtime_cause(struct frame *f, const char *detail)
 static char *path_miss_message(const asl_path *p, const struct asl_env *env)
 {
     char *why = asl_path_miss_cause(p, env);
-    char *msg = xasprintf("Invalid path '%s' : %s", asl_path_text(p),
+    char *msg = val_asprintf("Invalid path '%s' : %s", asl_path_text(p),
                           why ? why : "No results for path");
     free(why);
     return msg;
@@ -489,7 +477,7 @@ static void frame_fail(eng_exec *x, struct frame *f, const char *error, const ch
  * ARN or a service. */
 static char *data_limit_cause(const char *who)
 {
-    return xasprintf("The state/task '%s' returned a result with a size exceeding the maximum number of bytes "
+    return val_asprintf("The state/task '%s' returned a result with a size exceeding the maximum number of bytes "
                      "service limit.",
                      who);
 }
@@ -1029,7 +1017,7 @@ static int read_intfield(eng_exec *x, struct frame *f, const struct asl_intfield
         return 1;
     }
     char *txt = json_is_string(v) ? strdup(json_string_value(v)) : val_dump(v, NULL);
-    char *m = xasprintf("The %sPath field refers to value \"%s\" which is not a valid %s: %s", name, txt,
+    char *m = val_asprintf("The %sPath field refers to value \"%s\" which is not a valid %s: %s", name, txt,
                         want_int ? "integer" : "float", asl_path_text(fld->path));
     free(txt);
     json_decref(v);
@@ -1061,7 +1049,7 @@ static void enter_parallel_or_map(eng_exec *x, struct frame *f)
         }
         if (!json_is_array(items)) {
             char *txt = val_dump(items, NULL);
-            char *m = xasprintf("Map state input must be an array but was: %s", txt);
+            char *m = val_asprintf("Map state input must be an array but was: %s", txt);
             free(txt);
             json_decref(items);
             runtime_fail(x, f, NULL, m);
@@ -1129,7 +1117,7 @@ static void enter_wait(eng_exec *x, struct frame *f)
             int64_t iv;
             if (!json_is_number(v) || !val_as_int64(v, &iv)) {
                 char *txt = val_dump(v, NULL);
-                char *m = xasprintf("The SecondsPath parameter cannot be parsed as a long value: %s", txt);
+                char *m = val_asprintf("The SecondsPath parameter cannot be parsed as a long value: %s", txt);
                 free(txt);
                 json_decref(v);
                 runtime_fail(x, f, NULL, m);
@@ -1162,12 +1150,12 @@ static void enter_wait(eng_exec *x, struct frame *f)
             char *m;
             if (s->wait_timestamp_path) {
                 char *txt = json_is_string(v) ? strdup(json_string_value(v)) : val_dump(v, NULL);
-                m = xasprintf("The TimestampPath parameter does not reference a valid ISO-8601 extended offset "
+                m = val_asprintf("The TimestampPath parameter does not reference a valid ISO-8601 extended offset "
                               "date-time format string: %s == %s",
                               asl_path_text(s->wait_timestamp_path), txt);
                 free(txt);
             } else {
-                m = xasprintf("The Timestamp field cannot be parsed as an ISO-8601 extended offset date-time "
+                m = val_asprintf("The Timestamp field cannot be parsed as an ISO-8601 extended offset date-time "
                               "format string: %s",
                               ts ? ts : "");
             }
@@ -1372,7 +1360,7 @@ static void task_invoke(eng_exec *x, struct frame *f)
         char u1[37], u2[37];
         uuid_from(&x->rng, u1);
         uuid_from(&x->rng, u2);
-        f->token = xasprintf("%s%s", u1, u2);
+        f->token = val_asprintf("%s%s", u1, u2);
     }
     if (s->parameters) {
         if (eval_parameters(x, f, &f->task_in) < 0)
@@ -1529,17 +1517,17 @@ eng_exec *eng_exec_new(const struct asl_machine *m, const struct eng_config *cfg
         x->exec_name = strdup(u);
     }
     x->role_arn = cfg->role_arn ? strdup(cfg->role_arn)
-                                : xasprintf("arn:aws:iam::%s:role/stepd-execution-role", x->account);
-    x->sm_arn = xasprintf("arn:aws:states:%s:%s:stateMachine:%s", x->region, x->account, x->machine_name);
+                                : val_asprintf("arn:aws:iam::%s:role/stepd-execution-role", x->account);
+    x->sm_arn = val_asprintf("arn:aws:states:%s:%s:stateMachine:%s", x->region, x->account, x->machine_name);
     if (cfg->execution_arn) {
         x->exec_arn = strdup(cfg->execution_arn);
     } else if (x->type == ENG_EXPRESS) {
         char u[37];
         uuid_from(&x->rng, u);
-        x->exec_arn = xasprintf("arn:aws:states:%s:%s:express:%s:%s:%s", x->region, x->account, x->machine_name,
+        x->exec_arn = val_asprintf("arn:aws:states:%s:%s:express:%s:%s:%s", x->region, x->account, x->machine_name,
                                 x->exec_name, u);
     } else {
-        x->exec_arn = xasprintf("arn:aws:states:%s:%s:execution:%s:%s", x->region, x->account, x->machine_name,
+        x->exec_arn = val_asprintf("arn:aws:states:%s:%s:execution:%s:%s", x->region, x->account, x->machine_name,
                                 x->exec_name);
     }
     x->input = json_incref(input);

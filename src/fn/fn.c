@@ -199,18 +199,6 @@ static char *xstrdup(const char *s)
     return d;
 }
 
-static char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static char *xasprintf(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    char *s;
-    if (vasprintf(&s, fmt, ap) < 0)
-        abort();
-    va_end(ap);
-    return s;
-}
-
 static void notice(fn_pool *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void notice(fn_pool *p, const char *fmt, ...)
 {
@@ -305,7 +293,7 @@ char *fn_arn(fn_pool *p, const char *s)
         return xstrdup(s);
     char *qual;
     char *name = name_of(s, &qual);
-    char *arn = xasprintf("arn:aws:lambda:%s:%s:function:%s%s%s", p->region, p->account, name ? name : "",
+    char *arn = val_asprintf("arn:aws:lambda:%s:%s:function:%s%s%s", p->region, p->account, name ? name : "",
                           qual ? ":" : "", qual ? qual : "");
     free(name);
     free(qual);
@@ -731,29 +719,29 @@ static void build_env(fn_pool *p, struct fn_func *f, int port, struct strv *e)
     json_t *v;
     json_object_foreach(f->env, k, v) {
         if (json_is_string(v) && !strchr(k, '='))
-            strv_add(e, xasprintf("%s=%s", k, json_string_value(v)));
+            strv_add(e, val_asprintf("%s=%s", k, json_string_value(v)));
     }
     struct strv l = {0};
-    strv_add(&l, xasprintf("AWS_LAMBDA_RUNTIME_API=127.0.0.1:%d", port));
-    strv_add(&l, xasprintf("_HANDLER=%s", f->handler));
-    strv_add(&l, xasprintf("LAMBDA_TASK_ROOT=%s", f->code_dir));
-    strv_add(&l, xasprintf("LAMBDA_RUNTIME_DIR=%s", p->runtime_dir ? p->runtime_dir : ""));
-    strv_add(&l, xasprintf("AWS_LAMBDA_FUNCTION_NAME=%s", f->name));
+    strv_add(&l, val_asprintf("AWS_LAMBDA_RUNTIME_API=127.0.0.1:%d", port));
+    strv_add(&l, val_asprintf("_HANDLER=%s", f->handler));
+    strv_add(&l, val_asprintf("LAMBDA_TASK_ROOT=%s", f->code_dir));
+    strv_add(&l, val_asprintf("LAMBDA_RUNTIME_DIR=%s", p->runtime_dir ? p->runtime_dir : ""));
+    strv_add(&l, val_asprintf("AWS_LAMBDA_FUNCTION_NAME=%s", f->name));
     strv_add(&l, xstrdup("AWS_LAMBDA_FUNCTION_VERSION=$LATEST"));
-    strv_add(&l, xasprintf("AWS_LAMBDA_FUNCTION_MEMORY_SIZE=%d", f->memory_mb));
-    strv_add(&l, xasprintf("AWS_LAMBDA_LOG_GROUP_NAME=/aws/lambda/%s", f->name));
-    strv_add(&l, xasprintf("AWS_LAMBDA_LOG_STREAM_NAME=stepd/[$LATEST]%d", port));
+    strv_add(&l, val_asprintf("AWS_LAMBDA_FUNCTION_MEMORY_SIZE=%d", f->memory_mb));
+    strv_add(&l, val_asprintf("AWS_LAMBDA_LOG_GROUP_NAME=/aws/lambda/%s", f->name));
+    strv_add(&l, val_asprintf("AWS_LAMBDA_LOG_STREAM_NAME=stepd/[$LATEST]%d", port));
     strv_add(&l, xstrdup("AWS_LAMBDA_INITIALIZATION_TYPE=on-demand"));
     if (f->kind == RT_PYTHON)
-        strv_add(&l, xasprintf("AWS_EXECUTION_ENV=AWS_Lambda_%s", f->runtime));
-    strv_add(&l, xasprintf("AWS_REGION=%s", p->region));
-    strv_add(&l, xasprintf("AWS_DEFAULT_REGION=%s", p->region));
+        strv_add(&l, val_asprintf("AWS_EXECUTION_ENV=AWS_Lambda_%s", f->runtime));
+    strv_add(&l, val_asprintf("AWS_REGION=%s", p->region));
+    strv_add(&l, val_asprintf("AWS_DEFAULT_REGION=%s", p->region));
     strv_add(&l, xstrdup("AWS_ACCESS_KEY_ID=stepd"));
     strv_add(&l, xstrdup("AWS_SECRET_ACCESS_KEY=stepd"));
     strv_add(&l, xstrdup("AWS_SESSION_TOKEN=stepd"));
     strv_add(&l, xstrdup("TZ=:UTC"));
     if (p->endpoint_url)
-        strv_add(&l, xasprintf("AWS_ENDPOINT_URL=%s", p->endpoint_url));
+        strv_add(&l, val_asprintf("AWS_ENDPOINT_URL=%s", p->endpoint_url));
     for (size_t i = 0; i < l.n; i++)
         if (!env_has(e, l.v[i]))
             strv_add(e, xstrdup(l.v[i]));
@@ -784,7 +772,7 @@ static struct worker *worker_spawn(fn_pool *p, struct fn_func *f, char **why)
 {
     *why = NULL;
     if (f->kind == RT_OTHER) {
-        *why = xasprintf("stepd does not run the runtime %s yet: it runs python3.*, provided, provided.al2 "
+        *why = val_asprintf("stepd does not run the runtime %s yet: it runs python3.*, provided, provided.al2 "
                          "and provided.al2023",
                          f->runtime);
         return NULL;
@@ -796,28 +784,28 @@ static struct worker *worker_spawn(fn_pool *p, struct fn_func *f, char **why)
     }
     if (!f->exe || access(f->exe, X_OK) != 0) {
         if (f->kind == RT_PROVIDED)
-            *why = xasprintf("Couldn't find valid bootstrap(s): [%s/bootstrap]", f->code_dir);
+            *why = val_asprintf("Couldn't find valid bootstrap(s): [%s/bootstrap]", f->code_dir);
         else
-            *why = xasprintf("no Python interpreter found for %s", f->runtime);
+            *why = val_asprintf("no Python interpreter found for %s", f->runtime);
         return NULL;
     }
     int port;
     int lfd = listen_loopback(&port);
     if (lfd < 0) {
-        *why = xasprintf("cannot listen on loopback: %s", strerror(errno));
+        *why = val_asprintf("cannot listen on loopback: %s", strerror(errno));
         return NULL;
     }
     int pfd[2];
     if (pipe2(pfd, O_CLOEXEC) < 0) {
         close(lfd);
-        *why = xasprintf("pipe: %s", strerror(errno));
+        *why = val_asprintf("pipe: %s", strerror(errno));
         return NULL;
     }
     struct strv env = {0}, argv = {0};
     build_env(p, f, port, &env);
     strv_add(&argv, xstrdup(f->exe));
     if (f->kind == RT_PYTHON)
-        strv_add(&argv, xasprintf("%s/python/bootstrap.py", p->runtime_dir));
+        strv_add(&argv, val_asprintf("%s/python/bootstrap.py", p->runtime_dir));
 
     posix_spawn_file_actions_t fa;
     posix_spawnattr_t at;
@@ -847,7 +835,7 @@ static struct worker *worker_spawn(fn_pool *p, struct fn_func *f, char **why)
     if (rc != 0) {
         close(lfd);
         close(pfd[0]);
-        *why = xasprintf("cannot start %s: %s", f->exe, strerror(rc));
+        *why = val_asprintf("cannot start %s: %s", f->exe, strerror(rc));
         return NULL;
     }
     int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
@@ -941,7 +929,7 @@ static void fn_reconcile(fn_pool *p, struct fn_func *f)
     if (f->deleted) {
         struct inv *v;
         while ((v = queue_pop(f))) {
-            char *m = xasprintf("Function not found: %s", f->arn);
+            char *m = val_asprintf("Function not found: %s", f->arn);
             inv_service_error(p, v, FN_NOT_FOUND, m);
             free(m);
         }
@@ -1001,7 +989,7 @@ static void worker_gone(fn_pool *p, struct worker *w)
     if (w->state == W_BUSY && w->inv) {
         struct inv *v = w->inv;
         w->inv = NULL;
-        char *m = xasprintf("RequestId: %s Error: Runtime exited with error: %s", v->id, why);
+        char *m = val_asprintf("RequestId: %s Error: Runtime exited with error: %s", v->id, why);
         log_line(p, w, "%s", m);
         log_line(p, w, "Runtime.ExitError");
         log_line(p, w, "END RequestId: %s", v->id);
@@ -1018,7 +1006,7 @@ static void worker_gone(fn_pool *p, struct worker *w)
             inv_fail_doc(p, v, json_is_string(t) ? json_string_value(t) : "Runtime.Unknown", w->init_error);
             json_decref(d);
         } else {
-            char *m = xasprintf("RequestId: %s Error: Runtime exited with error: %s", v->id, why);
+            char *m = val_asprintf("RequestId: %s Error: Runtime exited with error: %s", v->id, why);
             inv_fail(p, v, "Runtime.ExitError", m);
             free(m);
         }
@@ -1223,7 +1211,7 @@ static void handle_request(fn_pool *p, struct conn *c, const char *method, const
             /* asked for more without answering: the runtime is broken */
             struct inv *v = w->inv;
             w->inv = NULL;
-            char *m = xasprintf("RequestId: %s Error: the runtime asked for the next invocation without "
+            char *m = val_asprintf("RequestId: %s Error: the runtime asked for the next invocation without "
                                 "answering this one",
                                 v->id);
             inv_fail(p, v, "Runtime.ExitError", m);
@@ -1441,7 +1429,7 @@ static void route(fn_pool *p, struct inv *v)
     v->fn = f;
     if (!f) {
         char *arn = fn_arn(p, v->name);
-        char *m = xasprintf("Function not found: %s", arn);
+        char *m = val_asprintf("Function not found: %s", arn);
         free(arn);
         inv_service_error(p, v, FN_NOT_FOUND, m);
         free(m);
@@ -1472,7 +1460,7 @@ static void periodic(fn_pool *p, int64_t now)
                 struct inv *v = w->inv;
                 w->inv = NULL;
                 pipe_drain(p, w);
-                char *m = xasprintf("RequestId: %s Error: Task timed out after %d.00 seconds", v->id,
+                char *m = val_asprintf("RequestId: %s Error: Task timed out after %d.00 seconds", v->id,
                                     f->timeout_s);
                 log_line(p, w, "%s", m);
                 log_line(p, w, "END RequestId: %s", v->id);
@@ -1725,7 +1713,7 @@ static void code_walk(const char *dir, size_t root_len, int depth, uint64_t *h, 
         size_t nl = strlen(n);
         if (nl > 4 && strcmp(n + nl - 4, ".pyc") == 0)
             continue;
-        char *path = xasprintf("%s/%s", dir, n);
+        char *path = val_asprintf("%s/%s", dir, n);
         struct stat sb;
         if (lstat(path, &sb) == 0) {
             if (S_ISDIR(sb.st_mode)) {
@@ -1752,7 +1740,7 @@ static char *code_fingerprint(const char *dir)
     uint64_t h = 0;
     long budget = 20000;
     code_walk(dir, strlen(dir), 0, &h, &budget);
-    return xasprintf("%016llx", (unsigned long long)h);
+    return val_asprintf("%016llx", (unsigned long long)h);
 }
 
 int fn_check(const struct fn_config *c, val_err *err)
@@ -1796,7 +1784,7 @@ int fn_put(fn_pool *p, const struct fn_config *c, val_err *err)
     char *exe = NULL;
     int kind = is_python(c->runtime) ? RT_PYTHON : is_provided(c->runtime) ? RT_PROVIDED : RT_OTHER;
     if (kind == RT_PROVIDED)
-        exe = xasprintf("%s/bootstrap", c->code_dir);
+        exe = val_asprintf("%s/bootstrap", c->code_dir);
     else if (kind == RT_PYTHON) {
         pthread_mutex_lock(&p->mu);
         json_t *cached = json_object_get(p->py_cache, c->runtime);
@@ -1826,11 +1814,11 @@ int fn_put(fn_pool *p, const struct fn_config *c, val_err *err)
             if (!f)
                 abort();
             f->name = xstrdup(c->name);
-            f->arn = xasprintf("arn:aws:lambda:%s:%s:function:%s", p->region, p->account, c->name);
+            f->arn = val_asprintf("arn:aws:lambda:%s:%s:function:%s", p->region, p->account, c->name);
             f->log_fd = -1;
             if (p->log_dir) {
                 mkdir(p->log_dir, 0755);
-                f->log_path = xasprintf("%s/%s.log", p->log_dir, c->name);
+                f->log_path = val_asprintf("%s/%s.log", p->log_dir, c->name);
                 f->log_fd = open(f->log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
             }
         } else {
@@ -1907,7 +1895,7 @@ static json_t *describe(fn_pool *p, const struct fn_func *f)
     val_obj_set_take(o, "FunctionName", json_string(f->name));
     val_obj_set_take(o, "FunctionArn", json_string(f->arn));
     val_obj_set_take(o, "Runtime", json_string(f->runtime));
-    char *role = xasprintf("arn:aws:iam::%s:role/%s-role", p->account, f->name);
+    char *role = val_asprintf("arn:aws:iam::%s:role/%s-role", p->account, f->name);
     val_obj_set_take(o, "Role", json_string(role));
     free(role);
     val_obj_set_take(o, "Handler", json_string(f->handler));
@@ -2103,6 +2091,23 @@ static char *find_runtime_dir(void)
     return NULL;
 }
 
+/* What fn_new allocates, released (its thread is not running). */
+static void pool_release(fn_pool *p)
+{
+    if (p->epfd >= 0)
+        close(p->epfd);
+    if (p->wakefd >= 0)
+        close(p->wakefd);
+    json_decref(p->py_cache);
+    free(p->region);
+    free(p->account);
+    free(p->endpoint_url);
+    free(p->runtime_dir);
+    free(p->log_dir);
+    pthread_mutex_destroy(&p->mu);
+    free(p);
+}
+
 fn_pool *fn_new(const struct fn_opts *o, val_err *err)
 {
     fn_pool *p = calloc(1, sizeof *p);
@@ -2142,18 +2147,7 @@ fn_pool *fn_new(const struct fn_opts *o, val_err *err)
     }
     return p;
 fail:
-    if (p->epfd >= 0)
-        close(p->epfd);
-    if (p->wakefd >= 0)
-        close(p->wakefd);
-    json_decref(p->py_cache);
-    free(p->region);
-    free(p->account);
-    free(p->endpoint_url);
-    free(p->runtime_dir);
-    free(p->log_dir);
-    pthread_mutex_destroy(&p->mu);
-    free(p);
+    pool_release(p);
     return NULL;
 }
 
@@ -2214,14 +2208,5 @@ void fn_free(fn_pool *p)
         p->funcs = f->next;
         fn_func_free(f);
     }
-    close(p->epfd);
-    close(p->wakefd);
-    json_decref(p->py_cache);
-    free(p->region);
-    free(p->account);
-    free(p->endpoint_url);
-    free(p->runtime_dir);
-    free(p->log_dir);
-    pthread_mutex_destroy(&p->mu);
-    free(p);
+    pool_release(p);
 }

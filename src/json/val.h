@@ -101,6 +101,10 @@ json_t *val_own_take(json_t *v);
 const char *val_type_name(const json_t *v);
 
 /* Growable byte buffer used by the serializers and message builders. */
+/* printf into a malloc'd string (aborts when out of memory, as the
+ * allocation helpers do). */
+char *val_asprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 /* Base64 (RFC 4648, padded) of n bytes: a malloc'd, NUL-terminated string. */
 char *val_base64(const void *s, size_t n);
 
