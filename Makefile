@@ -7,7 +7,7 @@
 #   make fuzz       libFuzzer targets (clang), FUZZ_SECONDS (60) each
 #   make bench      side-by-side benchmarks against the peers (not in CI)
 #   make deps       install the Debian packages the build and tests need
-#   make demo       deps, build, run examples/hello
+#   make demo       deps, build, run the order workflow (examples/order-processing)
 #   make build-all / asan-build   build what test / asan run (for make -j)
 
 PKGS     := jansson sqlite3 libmicrohttpd libcrypto libcurl libzstd libfyaml
@@ -22,7 +22,7 @@ CPPFLAGS += -D_GNU_SOURCE -Isrc -Iinclude
 CFLAGS   += $(OPT) $(WARN) $(shell pkg-config --cflags $(PKGS) 2>/dev/null) $(EXTRA_CFLAGS)
 LDLIBS   += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm
 
-LIB_SRC  := $(wildcard src/json/*.c src/asl/*.c src/engine/*.c src/store/*.c src/http/*.c src/sched/*.c src/fn/*.c src/sam/*.c src/api/*.c)
+LIB_SRC  := $(wildcard src/json/*.c src/asl/*.c src/engine/*.c src/store/*.c src/http/*.c src/sched/*.c src/fn/*.c src/ddb/*.c src/sam/*.c src/api/*.c)
 CLI_SRC  := $(wildcard src/cli/*.c)
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/%.o)
@@ -30,10 +30,11 @@ UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
 include runtimes/c/rules.mk
+include examples/order-processing-c/rules.mk
 include bench/floor/rules.mk
 include bench/fn/rules.mk
 
-.PHONY: all test unit cases integration conformance conformance-fn asan build-all asan-build fuzz fuzz-bins bench deps demo clean
+.PHONY: all test unit cases integration conformance conformance-fn asan build-all asan-build fuzz fuzz-bins bench deps demo demo-run clean
 all: $(BUILD)/stepd
 
 $(BUILD)/libstepd.a: $(LIB_OBJ)
@@ -118,12 +119,38 @@ bench:
 	@$(MAKE) --no-print-directory all $(FLOOR_BINS) $(FN_BENCH_BINS)
 	@BUILD=$(BUILD) STEPD=$(BUILD)/stepd bash bench/run.sh
 
-# The example workflow, from a fresh machine: packages, build, one run.
+# The seed's order workflow (examples/order-processing: Validate -> Charge ->
+# Record into a DynamoDB table), from a fresh machine: packages, build, then
+# `stepd run TEMPLATE` with a good order (its states, its output, the item it
+# recorded) and a bad one, which fails at Validate as it should (so the demo
+# still succeeds). `make demo-run` is the runs alone. DEMO_SHOW prints
+# stepd run's JSON for a reader.
+DEMO_APP := examples/order-processing
+DEMO_RUN := $(BUILD)/stepd run $(DEMO_APP)/template.yaml --quiet --progress
+DEMO_SHOW = python3 -c 'import json, sys; r = json.load(sys.stdin); \
+  cause = r.get("cause") or ""; \
+  why = json.loads(cause).get("errorMessage", cause) if cause.startswith("{") else cause; \
+  print("status:", r["status"]); \
+  r["output"] is not None and print("output:", json.dumps(r["output"], indent=2)); \
+  r["error"] and print("error: ", r["error"]) is None and print("cause: ", why); \
+  [print("table %s:" % name + "".join("\n  " + json.dumps(i) for i in items)) for name, items in r.get("tables", {}).items()]'
 demo:
 	@sh tools/deps.sh
 	@$(MAKE) --no-print-directory all
-	$(BUILD)/stepd run --definition examples/hello/hello.asl.json \
-	  --input examples/hello/input.json --history
+	@$(MAKE) --no-print-directory demo-run
+
+# The demo's runs alone (tests/integration/test_readme.py runs them too).
+demo-run:
+	@echo; echo "== stepd demo: the order workflow of $(DEMO_APP)/ (Validate -> Charge -> Record) =="
+	@echo; echo "-- a good order: $$(tr -s ' \n' ' ' < $(DEMO_APP)/events/order.json)"
+	@echo "\$$ $(DEMO_RUN) --input $(DEMO_APP)/events/order.json --show-tables"
+	@$(DEMO_RUN) --input $(DEMO_APP)/events/order.json --show-tables > $(BUILD)/demo-order.json; \
+	  rc=$$?; $(DEMO_SHOW) < $(BUILD)/demo-order.json && exit $$rc
+	@echo; echo "-- a bad order, which Validate rejects: $$(tr -s ' \n' ' ' < $(DEMO_APP)/events/bad-order.json)"
+	@echo "\$$ $(DEMO_RUN) --input $(DEMO_APP)/events/bad-order.json"
+	@$(DEMO_RUN) --input $(DEMO_APP)/events/bad-order.json > $(BUILD)/demo-bad-order.json; \
+	  rc=$$?; $(DEMO_SHOW) < $(BUILD)/demo-bad-order.json && test $$rc -eq 1
+	@echo; echo "The same application with its functions in C: examples/order-processing-c/ (see its README.md)."
 
 deps:
 	@sh tools/deps.sh

@@ -358,6 +358,8 @@ def bench_order(a):
     tpl = json.load(open(os.path.join(FN, "order-workflow.input.json")))
     if a.runtime == "python":
         template, overrides = os.path.join(FN, "order-python.yaml"), []
+    elif a.runtime == "python-ddb":
+        template, overrides = os.path.join(FN, "order-python-ddb.yaml"), []
     else:
         template, overrides = os.path.join(FN, "order-c.yaml"), ["CDir=" + os.path.abspath(a.cdir)]
     store = ":memory:" if a.store == "memory" else os.path.join(a.work, "state.db")
@@ -389,8 +391,8 @@ def bench_order(a):
                     "latency_ms_p50": pct(lat, 50) / 1e6, "latency_ms_p99": pct(lat, 99) / 1e6,
                     "describe_polls_per_execution": polls / n,
                     "invocations": f["invocations"], "cold_starts": f["cold_starts"], "workers": f["workers"],
-                    "fn_p50_us": f["python" if a.runtime == "python" else "provided"]["p50_us"],
-                    "fn_p99_us": f["python" if a.runtime == "python" else "provided"]["p99_us"],
+                    "fn_p50_us": f["provided" if a.runtime == "c" else "python"]["p50_us"],
+                    "fn_p99_us": f["provided" if a.runtime == "c" else "python"]["p99_us"],
                     # the scheduler's counters are not reset by ?reset=1
                     "commits_per_execution": (s["executions"]["commits"] - s0["executions"]["commits"]) / n,
                     "turns_per_execution": (s["executions"]["turns"] - s0["executions"]["turns"]) / n,
@@ -523,7 +525,7 @@ def table(a):
         lines = []
         for inflight in sorted({r["inflight"] for r in rows if r.get("bench") == "fn-order"}):
             peer = med({"bench": "fn-order", "engine": "peer", "inflight": inflight}, "executions_per_second")
-            for eng, rt in (("stepd", "python"), ("stepd", "c"), ("peer", "js-in-process")):
+            for eng, rt in (("stepd", "python"), ("stepd", "c"), ("stepd", "python-ddb"), ("peer", "js-in-process")):
                 sel = {"bench": "fn-order", "engine": eng, "runtime": rt, "inflight": inflight}
                 eps = med(sel, "executions_per_second")
                 if eps is None and not any(all(r.get(k) == x for k, x in sel.items()) for r in rows):
@@ -533,6 +535,7 @@ def table(a):
                                  else "-")
                 lines.append(["stepd" if eng == "stepd" else "aws-local-stepfunctions",
                               {"python": "Python workers", "c": "C workers",
+                               "python-ddb": "Python workers, Record to a table",
                                "js-in-process": "JS, in its process"}[rt],
                               inflight, fmt(eps, "{:,.0f}"),
                               fmt(eps / peer if eps and peer and eng == "stepd" else None, "{:.3f}x"),
@@ -590,7 +593,7 @@ def main():
     ap.add_argument("--cdir", default="build/bench/fn/c", help="where bench/fn/rules.mk built the C functions")
     ap.add_argument("--invocations", type=int, default=5000)
     ap.add_argument("--placement", choices=("none", "same"), default="none")
-    ap.add_argument("--runtime", choices=("python", "c"))
+    ap.add_argument("--runtime", choices=("python", "c", "python-ddb"))
     ap.add_argument("--inflight", type=int, default=1)
     ap.add_argument("--executions", type=int, default=2000)
     ap.add_argument("--warmup", type=int, default=None)

@@ -35,7 +35,10 @@
 #             shape of shared/bench's: Validate -> Charge -> Record, Catch
 #             ValidationError -> Fail) deployed from bench/fn/order-python.yaml
 #             and order-c.yaml (functions in bench/fn/python/, bench/fn/c/;
-#             Record keeps the orders in its worker's memory), STANDARD on a
+#             Record keeps the orders in its worker's memory; runtime
+#             python-ddb: order-python-ddb.yaml, Record writes each order
+#             to a DynamoDB table through boto3, as the seed's application
+#             does; FN_ORDER_RUNTIMES picks some), STANDARD on a
 #             SQLite file store (FN_STORE=memory: in memory). FN_ORDER_WARMUP
 #             (200) executions, then FN_ORDER_EXECS (5,000), order.id =
 #             "o-<n>", with 1 and with 16 in flight (FN_INFLIGHT): one
@@ -133,7 +136,7 @@ if has fn-order; then
   for run in $(seq 1 "$RUNS"); do
     for inflight in $FN_INFLIGHT; do
       echo "bench: fn-order run $run/$RUNS, $inflight in flight"
-      for rt in python c; do
+      for rt in ${FN_ORDER_RUNTIMES:-python c python-ddb}; do
         wait_idle
         fnpy order --run "$run" --runtime "$rt" --inflight "$inflight" --executions "$FN_ORDER_EXECS" \
           --warmup "$FN_ORDER_WARMUP" --store "$FN_STORE"

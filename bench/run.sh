@@ -14,6 +14,8 @@
 #     Runtime API floor, warm invocations through stepd, the order workflow
 #     with its functions in worker processes against the peer), described
 #     at its top, with their own table
+#  7. bench/ddb.sh: the DynamoDB API benches (PutItem, GetItem with wrk
+#     against dynalite), described in bench/ddb.py
 # Raw measurements: build/bench/results.jsonl (and serve.jsonl, fn.jsonl).
 # BENCHES="a b" picks some, of any kind (e.g. BENCHES="pass-chain-100
 # serve-start fn-invoke").
@@ -32,14 +34,16 @@ map-10k 1 0 20001
 parallel-fanout 1000 10 101"
 SERVE_ALL="serve-pass-chain serve-pass-chain-seq serve-start serve-sleepers"
 FN_ALL="floor fn-invoke fn-order"
-BENCHES=${BENCHES:-$(echo "$SPEC" | cut -d' ' -f1) $SERVE_ALL $FN_ALL}
+DDB_ALL="ddb-put ddb-get"
+BENCHES=${BENCHES:-$(echo "$SPEC" | cut -d' ' -f1) $SERVE_ALL $FN_ALL $DDB_ALL}
 # in-process benches here; serve-* ones go to bench/serve.sh, the function
 # ones to bench/fn.sh
-RUN_BENCHES=""; SERVE_BENCHES=""; FN_BENCHES=""
+RUN_BENCHES=""; SERVE_BENCHES=""; FN_BENCHES=""; DDB_BENCHES=""
 for b in $BENCHES; do
   case $b in
     serve-*) SERVE_BENCHES="$SERVE_BENCHES $b";;
     floor|fn-invoke|fn-order) FN_BENCHES="$FN_BENCHES $b";;
+    ddb-*) DDB_BENCHES="$DDB_BENCHES $b";;
     *) echo "$SPEC" | grep -q "^$b " || { echo "bench: unknown bench $b" >&2; exit 2; }
        RUN_BENCHES="$RUN_BENCHES $b";;
   esac
@@ -122,4 +126,10 @@ fi
 if [ -n "$FN_BENCHES" ]; then
   echo
   STEPD=$STEPD NODE=$NODE PEERS=$PEERS RUNS=$RUNS IDLE_WAIT=$IDLE_WAIT FN_BENCHES="${FN_BENCHES# }" bash bench/fn.sh
+fi
+# the DynamoDB API benches, against dynalite
+if [ -n "$DDB_BENCHES" ]; then
+  echo
+  [ -x "$NODE" ] || command -v "$NODE" >/dev/null || NODE=node
+  STEPD=$STEPD NODE=$NODE PEERS=$PEERS RUNS=$RUNS IDLE_WAIT=$IDLE_WAIT DDB_BENCHES="${DDB_BENCHES# }" bash bench/ddb.sh
 fi

@@ -17,6 +17,9 @@
  *
  *     int main(void) { return stepd_run(handle) == 0 ? 0 : 1; }
  *
+ * To call AWS APIs from a handler (DynamoDB's PutItem, ...), see
+ * <stepd/aws.h>: stepd_aws_json() in the same library.
+ *
  * Threads: the library keeps one connection and one set of buffers per
  * process. Call stepd_run() and stepd_init_error() from one thread; the
  * handler may start threads of its own, but must not call this API from

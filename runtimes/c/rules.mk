@@ -1,7 +1,8 @@
 # runtimes/c/rules.mk — the C runtime client and the C test functions.
 # Included by the top Makefile after BUILD, CC, CPPFLAGS, CFLAGS and LDFLAGS
 # are set (targets here expand $(BUILD) when read).
-#   $(BUILD)/libstepd-runtime.a          runtimes/c/runtime.c, libc only
+#   $(BUILD)/libstepd-runtime.a          runtimes/c/runtime.c (the Runtime API
+#                                        loop) and aws.c (stepd_aws_json), libc only
 #   $(BUILD)/functions/<name>/bootstrap  a function directory for SAM's
 #                                        `Runtime: provided.al2023`
 #   RUNTIME_FUNCTIONS                    those bootstraps, for `make test`
@@ -10,7 +11,7 @@
 # before `all`.
 RUNTIME_C_GOAL := $(.DEFAULT_GOAL)
 
-RUNTIME_C_OBJ := $(BUILD)/runtimes/c/runtime.o
+RUNTIME_C_OBJ := $(BUILD)/runtimes/c/runtime.o $(BUILD)/runtimes/c/aws.o
 RUNTIME_C_LIB := $(BUILD)/libstepd-runtime.a
 
 $(RUNTIME_C_LIB): $(RUNTIME_C_OBJ)

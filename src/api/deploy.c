@@ -7,6 +7,7 @@
 
 #include "api/lambda.h"
 #include "asl/asl.h"
+#include "ddb/ops.h"
 
 static const char *str(json_t *o, const char *k)
 {
@@ -68,6 +69,84 @@ static int deploy_function(struct api_lambda *a, json_t *o, json_t *report, val_
         return -1;
     item(report, o, !existed ? "created" : r ? "updated" : "unchanged");
     return 0;
+}
+
+/* Runs one DynamoDB operation on the server's store, as the API would. */
+static json_t *ddb(struct api_lambda *a, const char *op, json_t *req, val_err *err)
+{
+    struct ddb_env env = {.region = sched_region(a->s), .account = sched_account(a->s), .now_ns = sched_now()};
+    store *st = sched_lock(a->s);
+    json_t *r = ddb_call(st, op, req, &env, NULL, err);
+    sched_unlock(a->s);
+    return r;
+}
+
+/* What decides where a table's items live and how they are found: its key
+ * schema and its indexes' names and key schemas. 1 when desc (a stored
+ * description) and req (a CreateTable request) agree on it. */
+static int same_layout(json_t *desc, json_t *req)
+{
+    if (!val_equal(json_object_get(desc, "KeySchema"), json_object_get(req, "KeySchema")))
+        return 0;
+    static const char *kinds[] = {"GlobalSecondaryIndexes", "LocalSecondaryIndexes"};
+    for (int k = 0; k < 2; k++) {
+        json_t *x = json_object_get(desc, kinds[k]), *y = json_object_get(req, kinds[k]);
+        if (json_array_size(x) != json_array_size(y))
+            return 0;
+        for (size_t i = 0; i < json_array_size(x); i++) {
+            json_t *ix = json_array_get(x, i), *iy = json_array_get(y, i);
+            if (!val_equal(json_object_get(ix, "IndexName"), json_object_get(iy, "IndexName")) ||
+                !val_equal(json_object_get(ix, "KeySchema"), json_object_get(iy, "KeySchema")))
+                return 0;
+        }
+    }
+    return 1;
+}
+
+/* A template's table: created when missing; kept with its items when its
+ * layout (same_layout) is unchanged; replaced, as CloudFormation replaces
+ * a table whose keys change, otherwise (its items are then gone). */
+static int deploy_table(struct api_lambda *a, json_t *o, json_t *report, val_err *err)
+{
+    const char *name = str(o, "name");
+    json_t *req = json_deep_copy(json_object_get(o, "create_table"));
+    if (!json_is_object(req))
+        req = json_object();
+    val_obj_set_take(req, "TableName", json_string(name));
+    json_t *key = json_pack("{s:s}", "TableName", name);
+    val_err e = {0};
+    json_t *cur = ddb(a, "DescribeTable", key, &e);
+    val_err_clear(&e);
+    const char *action = "created";
+    int ok = 0;
+    if (cur) {
+        int same = same_layout(json_object_get(cur, "Table"), req);
+        json_decref(cur);
+        if (same) {
+            action = "unchanged";
+            goto done;
+        }
+        json_t *r = ddb(a, "DeleteTable", key, err);
+        if (!r)
+            goto fail;
+        json_decref(r);
+        action = "replaced";
+    }
+    json_t *r = ddb(a, "CreateTable", req, err);
+    if (!r) {
+        char *c = val_asprintf("table %s: %s", name, err->cause ? err->cause : "CreateTable failed");
+        free(err->cause);
+        err->cause = c;
+        goto fail;
+    }
+    json_decref(r);
+done:
+    item(report, o, action);
+    ok = keep(a, "table", name, o, err) == 0;
+fail:
+    json_decref(key);
+    json_decref(req);
+    return ok ? 0 : -1;
 }
 
 static int streq0(const char *x, const char *y) { return (!x && !y) || (x && y && strcmp(x, y) == 0); }
@@ -214,6 +293,11 @@ static int prune(struct api_lambda *a, json_t *plan, json_t *rep, val_err *err)
     json_array_foreach(json_object_get(old, "tables"), i, o) {
         if (!str(o, "name") || in_list(json_object_get(plan, "tables"), "name", str(o, "name")))
             continue;
+        json_t *del = json_pack("{s:s}", "TableName", str(o, "name"));
+        val_err e = {0};
+        json_decref(ddb(a, "DeleteTable", del, &e)); /* gone already: nothing to do */
+        json_decref(del);
+        val_err_clear(&e);
         st = sched_lock(a->s);
         st->ops->resource_delete(st, "table", str(o, "name"), NULL);
         sched_unlock(a->s);
@@ -257,9 +341,8 @@ json_t *api_deploy(struct api_lambda *a, json_t *plan, val_err *err)
             goto fail;
     }
     json_array_foreach(json_object_get(plan, "tables"), i, o) {
-        if (keep(a, "table", str(o, "name"), o, err) < 0)
+        if (deploy_table(a, o, tabs, err) < 0)
             goto fail;
-        item(tabs, o, "recorded");
     }
     json_array_foreach(json_object_get(plan, "state_machines"), i, o) {
         if (deploy_machine(a, o, sms, err) < 0)

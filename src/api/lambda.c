@@ -1,6 +1,7 @@
 /* lambda — see lambda.h. The Lambda API speaks rest-json: the operation
  * is the method and path, errors carry x-amzn-ErrorType and a
  * {"Type", "Message"} body, and Invoke's body is the raw payload. */
+#include "api/ddb.h"
 #include "api/lambda.h"
 #include "api/sfn.h"
 
@@ -316,9 +317,10 @@ static void op_deploy(struct api_lambda *a, const http_request *req, http_respon
 
 http_server *api_serve(const char *host, int port, struct api_lambda *a, val_err *err)
 {
-    const struct http_service services[] = {{API_SFN_PREFIX, api_sfn_handle}};
+    const struct http_service services[] = {{API_SFN_PREFIX, api_sfn_handle, 0},
+                                            {API_DDB_PREFIX, api_ddb_handle, API_DDB_MAX_BODY}};
     const struct http_routes routes = {.services = services,
-                                       .n_services = 1,
+                                       .n_services = 2,
                                        .fallback = api_lambda_handle,
                                        .fallback_ud = a,
                                        .fallback_max_body = FN_MAX_PAYLOAD + 1024};

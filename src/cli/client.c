@@ -6,6 +6,7 @@
  * or as a table with --table. Exit status: 0 done, 1 the server said no or
  * could not be reached, 2 bad usage. */
 #include <getopt.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -72,7 +73,7 @@ struct ccmd;
 struct cctx {
     const struct ccmd *cmd;
     const char *opt[OPT_COUNT];
-    const char *pos;
+    const char *pos, *pos2; /* the first and second positional arguments */
     const char *endpoint;
     cli_conn *conn;
 };
@@ -81,7 +82,7 @@ struct ccmd {
     const char *name;
     int (*run)(struct cctx *c);
     unsigned opts;   /* the options it takes besides COMMON_OPTS */
-    const char *arg; /* its positional argument's name, or NULL for none */
+    const char *arg; /* its positional arguments' names ("TABLE KEY_JSON"), or NULL for none */
     const char *usage;
 };
 
@@ -579,6 +580,238 @@ static int do_task_failure(struct cctx *c)
     return one_call(c, "SendTaskFailure", body);
 }
 
+/* -------------------------------------------------------------- tables */
+
+#define DDB "DynamoDB_20120810."
+
+/* An AttributeValue as plain text for --table: strings and numbers as they
+ * are, sets and documents as compact JSON of their plain values. */
+static json_t *av_plain(json_t *av);
+static json_t *av_plain_members(json_t *v)
+{
+    if (json_is_array(v)) {
+        json_t *a = json_array();
+        size_t i;
+        json_t *x;
+        json_array_foreach(v, i, x) val_arr_append_take(a, av_plain(x));
+        return a;
+    }
+    json_t *o = json_object();
+    const char *k;
+    json_t *x;
+    json_object_foreach(v, k, x) val_obj_set_take(o, k, av_plain(x));
+    return o;
+}
+
+static json_t *av_plain(json_t *av)
+{
+    const char *t = json_object_size(av) == 1 ? json_object_iter_key(json_object_iter(av)) : NULL;
+    json_t *v = t ? json_object_get(av, t) : NULL;
+    if (!t)
+        return json_null();
+    if (strcmp(t, "M") == 0 || strcmp(t, "L") == 0)
+        return av_plain_members(v);
+    if (strcmp(t, "N") == 0 && json_is_string(v)) {
+        /* a JSON number when a double keeps it exactly, else its text */
+        char *end;
+        double d = strtod(json_string_value(v), &end);
+        char back[40];
+        val_fmt_real(d, back, sizeof back);
+        if (!*end && strcmp(back, json_string_value(v)) == 0)
+            return fabs(d) < 9e15 && d == (double)(json_int_t)d ? json_integer((json_int_t)d) : json_real(d);
+    }
+    return json_incref(v); /* S, B, BOOL, NULL, sets: the member as it is */
+}
+
+static char *av_text(json_t *av)
+{
+    const char *t = json_object_size(av) == 1 ? json_object_iter_key(json_object_iter(av)) : "";
+    json_t *v = json_object_get(av, t);
+    if ((strcmp(t, "S") == 0 || strcmp(t, "N") == 0 || strcmp(t, "B") == 0) && json_is_string(v))
+        return strdup(json_string_value(v));
+    json_t *p = av_plain(av);
+    char *s = val_dump(p, NULL);
+    json_decref(p);
+    return s;
+}
+
+/* Items as --table rows: the key attributes first (keys, a KeySchema),
+ * then the others. */
+static void print_items(json_t *items, json_t *keys)
+{
+    json_t *rows = json_array();
+    size_t i, j;
+    json_t *it, *k;
+    json_array_foreach(items, i, it) {
+        json_t *row = json_object();
+        json_array_foreach(keys, j, k) {
+            const char *n = json_string_value(json_object_get(k, "AttributeName"));
+            json_t *av = n ? json_object_get(it, n) : NULL;
+            if (av)
+                val_obj_set_take(row, n, json_string_nocheck(av_text(av)));
+        }
+        const char *n;
+        json_t *av;
+        json_object_foreach(it, n, av) {
+            if (!json_object_get(row, n)) {
+                char *s = av_text(av);
+                val_obj_set_take(row, n, json_string_nocheck(s));
+                free(s);
+            }
+        }
+        val_arr_append_take(rows, row);
+    }
+    cli_table_rows(stdout, rows);
+    json_decref(rows);
+}
+
+/* The table's KeySchema (new reference), or NULL with the error printed. */
+static json_t *key_schema(struct cctx *c, const char *table)
+{
+    json_t *ans;
+    if (call(c, DDB "DescribeTable", json_pack("{s:s}", "TableName", table), &ans) < 0)
+        return NULL;
+    json_t *ks = json_incref(json_object_get(json_object_get(ans, "Table"), "KeySchema"));
+    json_decref(ans);
+    return ks ? ks : json_array();
+}
+
+static int do_tables(struct cctx *c)
+{
+    json_t *names = json_array();
+    char *after = NULL;
+    int rc = 0;
+    for (;;) {
+        json_t *req = json_object(), *ans;
+        set_str(req, "ExclusiveStartTableName", after);
+        if (call(c, DDB "ListTables", req, &ans) < 0) {
+            rc = 1;
+            break;
+        }
+        json_array_extend(names, json_object_get(ans, "TableNames"));
+        const char *last = json_string_value(json_object_get(ans, "LastEvaluatedTableName"));
+        free(after);
+        after = last ? strdup(last) : NULL;
+        json_decref(ans);
+        if (!after)
+            break;
+    }
+    free(after);
+    if (rc == 0 && c->opt[OPT_TABLE]) {
+        /* one row per table: its key and how many items it holds */
+        json_t *rows = json_array();
+        size_t i;
+        json_t *n;
+        json_array_foreach(names, i, n) {
+            json_t *ans;
+            if (call(c, DDB "DescribeTable", json_pack("{s:O}", "TableName", n), &ans) < 0) {
+                rc = 1;
+                break;
+            }
+            json_t *t = json_object_get(ans, "Table"), *k;
+            val_buf key = {0};
+            size_t j;
+            json_array_foreach(json_object_get(t, "KeySchema"), j, k) {
+                const char *an = json_string_value(json_object_get(k, "AttributeName"));
+                char type = 0;
+                size_t d;
+                json_t *def;
+                json_array_foreach(json_object_get(t, "AttributeDefinitions"), d, def) {
+                    if (an && json_is_string(json_object_get(def, "AttributeName")) &&
+                        strcmp(json_string_value(json_object_get(def, "AttributeName")), an) == 0)
+                        type = json_string_value(json_object_get(def, "AttributeType"))[0];
+                }
+                val_buf_printf(&key, "%s%s (%c)", j ? ", " : "", an ? an : "?", type ? type : '?');
+            }
+            char count[32];
+            snprintf(count, sizeof count, "%lld", (long long)json_integer_value(json_object_get(t, "ItemCount")));
+            char *ks = val_buf_take(&key);
+            val_arr_append_take(rows, json_pack("{s:O,s:s,s:s}", "TABLE", n, "KEY", ks ? ks : "", "ITEMS", count));
+            free(ks);
+            json_decref(ans);
+        }
+        if (rc == 0)
+            cli_table_rows(stdout, rows);
+        json_decref(rows);
+    } else if (rc == 0) {
+        json_t *o = json_pack("{s:O}", "TableNames", names);
+        emit(c, o);
+        json_decref(o);
+    }
+    json_decref(names);
+    return rc;
+}
+
+static int do_scan(struct cctx *c)
+{
+    json_t *items = json_array(), *start = NULL;
+    int rc = 0;
+    for (;;) {
+        json_t *req = json_pack("{s:s}", "TableName", c->pos), *ans;
+        if (start)
+            val_obj_set_take(req, "ExclusiveStartKey", start);
+        start = NULL;
+        if (call(c, DDB "Scan", req, &ans) < 0) {
+            rc = 1;
+            break;
+        }
+        json_array_extend(items, json_object_get(ans, "Items"));
+        start = json_incref(json_object_get(ans, "LastEvaluatedKey"));
+        json_decref(ans);
+        if (!start)
+            break;
+    }
+    if (rc == 0 && c->opt[OPT_TABLE]) {
+        json_t *ks = key_schema(c, c->pos);
+        if (!ks)
+            rc = 1;
+        else
+            print_items(items, ks);
+        json_decref(ks);
+    } else if (rc == 0) {
+        json_t *o = json_pack("{s:O,s:I}", "Items", items, "Count", (json_int_t)json_array_size(items));
+        emit(c, o);
+        json_decref(o);
+    }
+    json_decref(items);
+    return rc;
+}
+
+static int do_get_item(struct cctx *c)
+{
+    val_err err = {0};
+    json_t *key = val_parse(c->pos2, strlen(c->pos2), &err);
+    if (!json_is_object(key)) {
+        json_decref(key);
+        int rc = usage_error(c, "KEY_JSON must be a JSON object such as '{\"id\": {\"S\": \"o-1\"}}'%s%s",
+                             err.cause ? ": " : "", err.cause ? err.cause : "");
+        val_err_clear(&err);
+        return rc;
+    }
+    json_t *ans;
+    if (call(c, DDB "GetItem", json_pack("{s:s,s:o}", "TableName", c->pos, "Key", key), &ans) < 0)
+        return 1;
+    json_t *item = json_object_get(ans, "Item");
+    int rc = 0;
+    if (!item) {
+        fprintf(stderr, "stepd: no item with that key in %s\n", c->pos);
+        rc = 1;
+    } else if (c->opt[OPT_TABLE]) {
+        json_t *ks = key_schema(c, c->pos);
+        json_t *one = json_pack("[O]", item);
+        if (ks)
+            print_items(one, ks);
+        else
+            rc = 1;
+        json_decref(one);
+        json_decref(ks);
+    } else {
+        emit(c, ans);
+    }
+    json_decref(ans);
+    return rc;
+}
+
 /* -------------------------------------------------------------- table */
 
 static const struct ccmd ccmds[] = {
@@ -658,6 +891,27 @@ static const struct ccmd ccmds[] = {
      "  --token TOKEN          the task token ($$.Task.Token)\n"
      "  --error ERROR          the error code (what Retry and Catch match)\n"
      "  --cause CAUSE          a longer explanation\n" COMMON_USAGE},
+    {"tables", do_tables, 0, NULL,
+     "usage: stepd tables [options]\n"
+     "\n"
+     "Lists the tables (ListTables, every page); --table shows each one's key and\n"
+     "item count.\n"
+     "\n"
+     "options:\n" COMMON_USAGE},
+    {"scan", do_scan, 0, "TABLE",
+     "usage: stepd scan TABLE [options]\n"
+     "\n"
+     "Prints every item of TABLE (Scan, every page) in DynamoDB JSON; --table\n"
+     "shows one row per item, key attributes first, values as plain text.\n"
+     "\n"
+     "options:\n" COMMON_USAGE},
+    {"get-item", do_get_item, 0, "TABLE KEY_JSON",
+     "usage: stepd get-item TABLE KEY_JSON [options]\n"
+     "\n"
+     "Prints the item of TABLE whose key is KEY_JSON (GetItem), a key in DynamoDB\n"
+     "JSON such as '{\"id\": {\"S\": \"o-1\"}}'. Exit status 1 when there is none.\n"
+     "\n"
+     "options:\n" COMMON_USAGE},
 };
 
 /* Parses argv against the options cmd takes. Returns -1 to go on, else the
@@ -692,12 +946,15 @@ static int parse(struct cctx *c, int argc, char **argv)
     }
     if (bad)
         return usage_error(c, missing ? "%s needs a value" : "unknown option '%s'", bad);
-    int npos = argc - optind;
-    if (c->cmd->arg && npos != 1)
-        return usage_error(c, npos ? "takes one %s" : "%s is required", c->cmd->arg);
-    if (!c->cmd->arg && npos)
+    int npos = argc - optind, want = 0;
+    for (const char *a = c->cmd->arg; a && *a; a += strcspn(a, " "), a += strspn(a, " "))
+        want++;
+    if (want && npos != want)
+        return usage_error(c, !npos ? "%s is required" : want == 1 ? "takes one %s" : "takes %s", c->cmd->arg);
+    if (!want && npos)
         return usage_error(c, "unexpected argument '%s'", argv[optind]);
-    c->pos = c->cmd->arg ? argv[optind] : NULL;
+    c->pos = want ? argv[optind] : NULL;
+    c->pos2 = want > 1 ? argv[optind + 1] : NULL;
     c->endpoint = cli_endpoint(c->opt[OPT_ENDPOINT]);
     if (!*c->endpoint)
         return usage_error(c, "--endpoint needs a URL");

@@ -115,7 +115,8 @@ int cli_call(cli_conn *c, const char *op, const json_t *body, json_t **out, val_
 {
     *out = NULL;
     char target[160];
-    snprintf(target, sizeof target, "X-Amz-Target: AWSStepFunctions.%s", op);
+    /* "Operation" is Step Functions'; "Service.Operation" names another */
+    snprintf(target, sizeof target, "X-Amz-Target: %s%s", strchr(op, '.') ? "" : "AWSStepFunctions.", op);
     struct curl_slist *h = curl_slist_append(NULL, target);
     for (struct curl_slist *s = c->headers; s; s = s->next)
         h = curl_slist_append(h, s->data);

@@ -18,7 +18,8 @@ cli_conn *cli_conn_new(const char *endpoint);
 /* Closes the connection; NULL allowed. */
 void cli_conn_free(cli_conn *c);
 
-/* Calls AWSStepFunctions.<op> with body (borrowed). Returns 0 with *out set
+/* Calls AWSStepFunctions.<op> with body (borrowed); an op holding a dot
+ * is a whole target ("DynamoDB_20120810.Scan"). Returns 0 with *out set
  * to the parsed answer (owned by the caller; {} for an empty body), or -1
  * with err set:
  *   - an AWS error answer: kind VAL_ERR_VALIDATION (4xx) or VAL_ERR_RUNTIME

@@ -230,3 +230,47 @@ void cli_table_print(FILE *f, const json_t *answer)
     }
     print_object(f, answer);
 }
+
+void cli_table_rows(FILE *f, const json_t *rows)
+{
+    json_t *names = json_object(); /* name -> column index, first seen first */
+    size_t i;
+    const json_t *r;
+    json_array_foreach(rows, i, r)
+    {
+        const char *k;
+        json_t *v;
+        json_object_foreach((json_t *)r, k, v)
+        {
+            if (!json_object_get(names, k))
+                val_obj_set_take(names, k, json_integer((json_int_t)json_object_size(names)));
+        }
+    }
+    struct table t = {.ncols = json_object_size(names)};
+    if (!t.ncols) {
+        json_decref(names);
+        return;
+    }
+    char **row = calloc(t.ncols, sizeof *row);
+    if (!row)
+        abort();
+    const char *k;
+    json_t *v;
+    json_object_foreach(names, k, v)
+    {
+        row[json_integer_value(v)] = strdup(k);
+    }
+    table_add(&t, row);
+    json_array_foreach(rows, i, r)
+    {
+        json_object_foreach(names, k, v)
+        {
+            const char *s = json_string_value(json_object_get(r, k));
+            row[json_integer_value(v)] = strdup(s ? s : "");
+        }
+        table_add(&t, row);
+    }
+    free(row);
+    json_decref(names);
+    table_print_free(f, &t);
+}

@@ -15,6 +15,11 @@
  * nothing; any other value is printed as compact JSON. */
 void cli_table_print(FILE *f, const json_t *answer);
 
+/* Prints rows (an array of objects whose members are strings) as a table
+ * whose columns are every member name, in the order first seen; a row
+ * without a member shows an empty cell. */
+void cli_table_rows(FILE *f, const json_t *rows);
+
 /* Formats epoch seconds as "2024-05-01T12:34:56.789Z" into buf (>= 32
  * bytes). */
 void cli_table_iso8601(double secs, char *buf, size_t cap);

@@ -39,6 +39,9 @@ char *cli_read_json_arg(const char *arg, size_t *len, const char *what, val_err 
     "  send-task-failure     fail a .waitForTaskToken task\n" \
     "  deploy                deploy a SAM template (functions, state machines, tables)\n" \
     "  invoke                invoke a deployed function\n" \
-    "  logs                  a function's log (--follow)\n"
+    "  logs                  a function's log (--follow)\n" \
+    "  tables                the tables (--table: keys and item counts)\n" \
+    "  scan                  every item of a table\n" \
+    "  get-item              one item of a table, by its key\n"
 
 #endif

@@ -269,8 +269,6 @@ void cli_print_deploy(FILE *out, const json_t *report)
                         ? json_string_value(json_object_get(o, "logical_id"))
                         : json_string_value(json_object_get(o, "name")),
                     act ? act : "", json_string_value(json_object_get(o, "arn")) ? json_string_value(json_object_get(o, "arn")) : "");
-            if (k == 2 && act && strcmp(act, "recorded") == 0 && i == 0)
-                fprintf(out, "  %-13s (tables are recorded; stepd serves the DynamoDB API in a later version)\n", "");
         }
     }
     size_t i;

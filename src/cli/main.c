@@ -24,7 +24,7 @@ static const char *usage_main =
     "  run        run one execution of a state machine definition in process\n"
     "             (or `stepd run template.yaml`: a SAM template with its functions)\n"
     "  validate   check a definition the way CreateStateMachine does\n"
-    "  serve      the Step Functions API server with durable executions\n"
+    "  serve      the server: Step Functions, Lambda and DynamoDB APIs, durable\n"
     "\n"
     "client commands (talk to a running `stepd serve`: --endpoint URL or\n"
     "STEPD_ENDPOINT, default http://127.0.0.1:8083):\n"

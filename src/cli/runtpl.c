@@ -19,6 +19,7 @@
 #include "api/lambda.h"
 #include "api/sfn.h"
 #include "cli/cmds.h"
+#include "ddb/ops.h"
 #include "fn/fn.h"
 #include "http/http.h"
 #include "sam/sam.h"
@@ -41,6 +42,9 @@ static const char *usage_run_template =
     "  --name NAME           the execution's name (default: a UUID)\n"
     "  --parameter-overrides K=V ...  template parameters\n"
     "  --quiet               do not copy the functions' logs to stderr\n"
+    "  --progress            show each state on stderr as it is entered (STANDARD)\n"
+    "  --show-tables         add \"tables\": every table of the template and its items\n"
+    "                        at the end of the run, as plain JSON (Scan, unmarshalled)\n"
     "\n"
     "exit status: 0 SUCCEEDED; 1 FAILED, TIMED_OUT or ABORTED; 2 a bad template,\n"
     "input or usage.\n";
@@ -105,6 +109,117 @@ static json_t *history_of(sched *s, const char *arn)
     return h;
 }
 
+/* Prints "→ State" on stderr for each state entered after event *after. */
+static void show_progress(sched *s, const char *arn, int64_t *after)
+{
+    for (;;) {
+        struct store_event_list page = {0};
+        val_err err = {0};
+        store *st = sched_lock(s);
+        int r = st->ops->history_page(st, arn, *after, 1000, 0, &page, &err);
+        sched_unlock(s);
+        val_err_clear(&err);
+        if (r != STORE_OK)
+            return;
+        for (size_t i = 0; i < page.n; i++) {
+            *after = page.items[i].id;
+            json_t *ev = val_parse(page.items[i].json, strlen(page.items[i].json), NULL);
+            const char *type = json_string_value(json_object_get(ev, "type"));
+            size_t n = type ? strlen(type) : 0;
+            const char *name = json_string_value(
+                json_object_get(json_object_get(ev, "stateEnteredEventDetails"), "name"));
+            if (n >= 12 && strcmp(type + n - 12, "StateEntered") == 0 && name)
+                fprintf(stderr, "\xe2\x86\x92 %s\n", name);
+            json_decref(ev);
+        }
+        int more = page.more;
+        store_event_list_free(&page);
+        if (!more)
+            return;
+    }
+}
+
+/* An AttributeValue as plain JSON (what boto3's resource API gives):
+ * S, B as strings, N as a number, BOOL, NULL, M, L, sets as arrays. */
+static json_t *av_plain(json_t *av, int depth)
+{
+    const char *k = json_object_size(av) == 1 ? json_object_iter_key(json_object_iter(av)) : NULL;
+    json_t *v = k ? json_object_get(av, k) : NULL;
+    if (!k || depth > 40)
+        return json_incref(av);
+    if (strcmp(k, "N") == 0 && json_is_string(v)) {
+        json_t *n = val_parse(json_string_value(v), json_string_length(v), NULL);
+        if (json_is_number(n))
+            return n;
+        json_decref(n);
+        return json_incref(v);
+    }
+    if (strcmp(k, "NULL") == 0)
+        return json_null();
+    if (strcmp(k, "NS") == 0 || strcmp(k, "L") == 0) {
+        json_t *a = json_array(), *e;
+        size_t i;
+        json_array_foreach(v, i, e) {
+            json_t *one = strcmp(k, "NS") == 0 ? json_pack("{s:O}", "N", e) : json_incref(e);
+            val_arr_append_take(a, av_plain(one, depth + 1));
+            json_decref(one);
+        }
+        return a;
+    }
+    if (strcmp(k, "M") == 0) {
+        json_t *m = json_object(), *e;
+        const char *name;
+        json_object_foreach(v, name, e) val_obj_set_take(m, name, av_plain(e, depth + 1));
+        return m;
+    }
+    return json_incref(v); /* S, B, BOOL, SS, BS */
+}
+
+/* {table name: [items]} for every table of the plan, read with Scan. */
+static json_t *tables_of(sched *s, json_t *plan)
+{
+    json_t *all = json_object(), *t;
+    size_t i;
+    struct ddb_env env = {.region = sched_region(s), .account = sched_account(s), .now_ns = sched_now()};
+    json_array_foreach(json_object_get(plan, "tables"), i, t) {
+        const char *name = json_string_value(json_object_get(t, "name"));
+        if (!name)
+            continue;
+        json_t *items = json_array(), *start = NULL;
+        for (;;) {
+            json_t *req = json_pack("{s:s}", "TableName", name);
+            if (start)
+                val_obj_set_take(req, "ExclusiveStartKey", start);
+            val_err err = {0};
+            store *st = sched_lock(s);
+            json_t *ans = ddb_call(st, "Scan", req, &env, NULL, &err);
+            sched_unlock(s);
+            json_decref(req);
+            if (!ans) {
+                json_decref(items);
+                items = json_pack("{s:s}", "error", err.cause ? err.cause : "Scan failed");
+                val_err_clear(&err);
+                break;
+            }
+            json_t *it;
+            size_t j;
+            json_array_foreach(json_object_get(ans, "Items"), j, it) {
+                json_t *plain = json_object(), *av;
+                const char *attr;
+                json_object_foreach(it, attr, av) val_obj_set_take(plain, attr, av_plain(av, 0));
+                val_arr_append_take(items, plain);
+            }
+            start = json_object_get(ans, "LastEvaluatedKey");
+            start = start ? json_incref(start) : NULL;
+            json_decref(ans);
+            if (!start)
+                break;
+        }
+        val_obj_set_take(all, name, items);
+    }
+    return all;
+}
+
 static json_t *pick_machine(json_t *plan, const char *want, val_err *err)
 {
     json_t *sms = json_object_get(plan, "state_machines");
@@ -146,7 +261,7 @@ int cmd_run_template(int argc, char **argv)
     const char *path = NULL, *want = NULL, *input_arg = NULL, *name = NULL;
     const char **ov = NULL;
     size_t n_ov = 0;
-    int history = 0, quiet = 0, rc = 2;
+    int history = 0, quiet = 0, progress = 0, show_tables = 0, rc = 2;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
@@ -165,6 +280,10 @@ int cmd_run_template(int argc, char **argv)
             history = 1;
         } else if (strcmp(a, "--quiet") == 0) {
             quiet = 1;
+        } else if (strcmp(a, "--progress") == 0) {
+            progress = 1;
+        } else if (strcmp(a, "--show-tables") == 0) {
+            show_tables = 1;
         } else if (a[0] == '-' || path) {
             fprintf(stderr, "stepd run: unexpected argument '%s'\n\n%s", a, usage_run_template);
             goto free_ov;
@@ -279,7 +398,10 @@ int cmd_run_template(int argc, char **argv)
     } else {
         /* poll the row: the loop commits the end with the last turn */
         long wait_ns = 200000;
+        int64_t shown = 0;
         for (;;) {
+            if (progress)
+                show_progress(s, exec_arn, &shown);
             struct store_exec row = {0};
             store *q = sched_lock(s);
             int r = q->ops->exec_get(q, exec_arn, &row, &err);
@@ -289,6 +411,8 @@ int cmd_run_template(int argc, char **argv)
                 goto fail;
             }
             if (strcmp(row.status, "RUNNING") != 0) {
+                if (progress)
+                    show_progress(s, exec_arn, &shown);
                 result = result_of(&row);
                 store_exec_clear(&row);
                 break;
@@ -306,6 +430,8 @@ int cmd_run_template(int argc, char **argv)
             val_obj_set_take(result, "history", history_of(s, exec_arn));
     }
     free(exec_arn);
+    if (show_tables)
+        val_obj_set_take(result, "tables", tables_of(s, plan));
     char *txt = val_dump(result, NULL);
     puts(txt);
     fflush(stdout);

@@ -107,6 +107,7 @@ typedef void (*http_path_fn)(void *ud, const http_request *req, http_response *r
 struct http_service {
     const char *prefix; /* the service part of X-Amz-Target: "AWSStepFunctions", "DynamoDB_20120810" */
     http_json_fn fn;
+    size_t max_body; /* its requests' body limit (DynamoDB's 16 MB); 0: the server's max_body */
 };
 
 /* The routing table. http_start copies it (strings too). */

@@ -250,19 +250,25 @@ static const char *refused(http_server *s, struct MHD_Connection *c, char *why, 
     return NULL;
 }
 
+/* The service an X-Amz-Target names ("Service.Operation"), or NULL. */
+static const struct http_service *service_of(const http_server *s, const char *target)
+{
+    const char *dot = strchr(target, '.');
+    if (!dot || !dot[1])
+        return NULL;
+    size_t n = (size_t)(dot - target);
+    for (size_t i = 0; i < s->n_services; i++)
+        if (strlen(s->services[i].prefix) == n && memcmp(s->services[i].prefix, target, n) == 0)
+            return &s->services[i];
+    return NULL;
+}
+
 /* AWS JSON 1.0: the service part of the target picks the handler, the body
  * must be a JSON object (an empty body counts as {}). */
 static void route_json(http_server *s, const http_request *q, const char *target,
                        http_response *resp)
 {
-    const char *dot = strchr(target, '.');
-    const struct http_service *svc = NULL;
-    if (dot && dot[1]) {
-        size_t n = (size_t)(dot - target);
-        for (size_t i = 0; i < s->n_services && !svc; i++)
-            if (strlen(s->services[i].prefix) == n && memcmp(s->services[i].prefix, target, n) == 0)
-                svc = &s->services[i];
-    }
+    const struct http_service *svc = service_of(s, target);
     if (!svc) {
         http_aws_error(resp, 400, "UnknownOperationException",
                        "Unknown operation: X-Amz-Target '%s'", target);
@@ -287,7 +293,7 @@ static void route_json(http_server *s, const http_request *q, const char *target
             return;
         }
     }
-    svc->fn(s->ud, q, dot + 1, body, resp);
+    svc->fn(s->ud, q, strchr(target, '.') + 1, body, resp);
     json_decref(body);
 }
 
@@ -324,8 +330,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         const char *cl =
             MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
         unsigned long long declared = cl ? strtoull(cl, NULL, 10) : 0;
-        int target = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Amz-Target") != NULL;
-        r->limit = target || !s->fallback ? s->max_body : s->fallback_max_body;
+        const char *target = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Amz-Target");
+        const struct http_service *svc = target ? service_of(s, target) : NULL;
+        r->limit = svc && svc->max_body ? svc->max_body : target || !s->fallback ? s->max_body : s->fallback_max_body;
         if (declared > r->limit) {
             /* Answer before reading a byte of the body; MHD then closes
              * the connection instead of draining it. */
@@ -461,6 +468,7 @@ http_server *http_start_opts(const char *host, int port, const struct http_route
         for (size_t i = 0; i < routes->n_services; i++) {
             s->services[i].prefix = strdup(routes->services[i].prefix);
             s->services[i].fn = routes->services[i].fn;
+            s->services[i].max_body = routes->services[i].max_body;
             s->n_services++;
         }
     }

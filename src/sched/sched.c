@@ -16,6 +16,7 @@
 
 
 #include "asl/asl.h"
+#include "ddb/ops.h"
 #include "engine/engine.h"
 
 /* ------------------------------------------------------------ string hash */
@@ -1022,6 +1023,112 @@ static void dispatch_lambda(sched *s, struct fx *f, int64_t now)
     free(text);
 }
 
+/* ------------------------------------------------------- DynamoDB tasks */
+
+#define DDB_OPTIMIZED "arn:aws:states:::dynamodb:"
+#define DDB_SDK "arn:aws:states:::aws-sdk:dynamodb:"
+
+/* The DynamoDB operation a Task's resource names ("PutItem"), written into
+ * op; NULL when it names none. The optimized integration has four
+ * operations; the AWS SDK integration has every one (camelCase in the ARN,
+ * as AWS writes it). */
+static const char *ddb_op_of(const char *res, char op[64], int *sdk)
+{
+    const char *name;
+    if (strncmp(res, DDB_OPTIMIZED, strlen(DDB_OPTIMIZED)) == 0) {
+        name = res + strlen(DDB_OPTIMIZED);
+        if (strcmp(name, "putItem") && strcmp(name, "getItem") && strcmp(name, "updateItem") &&
+            strcmp(name, "deleteItem"))
+            return NULL;
+        *sdk = 0;
+    } else if (strncmp(res, DDB_SDK, strlen(DDB_SDK)) == 0) {
+        name = res + strlen(DDB_SDK);
+        *sdk = 1;
+    } else {
+        return NULL;
+    }
+    size_t n = strlen(name);
+    if (n == 0 || n >= 64 || strchr(name, '.'))
+        return NULL; /* .sync and .waitForTaskToken are not DynamoDB's */
+    memcpy(op, name, n + 1);
+    op[0] = (char)(op[0] >= 'a' && op[0] <= 'z' ? op[0] - 32 : op[0]);
+    return op;
+}
+
+/* What the optimized integration adds to DynamoDB's answer: the SDK's
+ * HTTP metadata (the answer's length, DynamoDB's headers). */
+static void ddb_sdk_metadata(json_t *out, const char *request_id)
+{
+    char len[32], date[40], crc[16];
+    size_t n;
+    char *text = val_dump(out, &n);
+    snprintf(len, sizeof len, "%zu", n);
+    snprintf(crc, sizeof crc, "%u", ddb_crc32(text, n));
+    free(text);
+    http_date(date);
+    struct {
+        const char *k, *v;
+    } h[] = {{"Connection", "keep-alive"}, {"Content-Length", len}, {"Content-Type", "application/x-amz-json-1.0"},
+             {"Date", date},              {"Server", "Server"},   {"x-amz-crc32", crc},
+             {"x-amzn-RequestId", request_id}};
+    json_t *all = json_object(), *one = json_object();
+    for (size_t i = 0; i < sizeof h / sizeof h[0]; i++) {
+        val_obj_set_take(all, h[i].k, json_pack("[s]", h[i].v));
+        val_obj_set_take(one, h[i].k, json_string(h[i].v));
+    }
+    json_t *meta = json_object();
+    val_obj_set_take(meta, "AllHttpHeaders", all);
+    val_obj_set_take(meta, "HttpHeaders", one);
+    val_obj_set_take(meta, "HttpStatusCode", json_integer(200));
+    val_obj_set_take(out, "SdkHttpMetadata", meta);
+    val_obj_set_take(out, "SdkResponseMetadata", json_pack("{s:s}", "RequestId", request_id));
+}
+
+/* A DynamoDB task runs at once, on the loop's store (the lock is held and
+ * no transaction is open): its write is committed before the task's
+ * result is, so a crash between the two runs it again -- at least once, as
+ * AWS delivers tasks. Errors are named as Step Functions names them:
+ * DynamoDB.<Code> (ValidationException is the SDK's
+ * DynamoDB.AmazonDynamoDBException), the SDK integration's DynamoDb.<Code>. */
+static void dispatch_dynamodb(sched *s, struct fx *f, const char *op, int sdk, int64_t now)
+{
+    char rid[37];
+    uuid4(s, rid);
+    for (char *c = rid; *c; c++)
+        *c = (char)(*c >= 'a' && *c <= 'z' ? *c - 32 : *c);
+    struct ddb_env env = {.region = s->region, .account = s->account, .now_ns = now};
+    val_err err = {0};
+    json_t *in = json_is_object(f->input) ? f->input : NULL;
+    json_t *empty = in ? NULL : json_object();
+    json_t *out = ddb_call(s->st, op, in ? in : empty, &env, NULL, &err);
+    json_decref(empty);
+    if (out) {
+        if (!sdk)
+            ddb_sdk_metadata(out, rid);
+        push_event(s, f->sx, ENG_EV_TASK_SUCCEEDED, f->id, now, out, NULL, NULL);
+        json_decref(out);
+        return;
+    }
+    const char *code = err.name ? err.name : "InternalServerError";
+    int server = err.kind == VAL_ERR_STORE;
+    char *error, *cause;
+    if (sdk) {
+        error = val_asprintf("DynamoDb.%s", code);
+        cause = val_asprintf("%s (Service: DynamoDb, Status Code: %d, Request ID: %s)", err.cause ? err.cause : "",
+                             server ? 500 : 400, rid);
+    } else {
+        error = val_asprintf("DynamoDB.%s",
+                             strcmp(code, "ValidationException") == 0 ? "AmazonDynamoDBException" : code);
+        cause = val_asprintf("%s (Service: AmazonDynamoDBv2; Status Code: %d; Error Code: %s; Request ID: %s; "
+                             "Proxy: null)",
+                             err.cause ? err.cause : "", server ? 500 : 400, code, rid);
+    }
+    push_event(s, f->sx, ENG_EV_TASK_FAILED, f->id, now, NULL, error, cause);
+    free(error);
+    free(cause);
+    val_err_clear(&err);
+}
+
 /* Runs a task effect: Lambda tasks go to the function pool (when there
  * is one); a task with a token for anything else waits for its
  * callback; any other task fails the way AWS fails a call to something
@@ -1030,6 +1137,12 @@ static void dispatch(sched *s, struct fx *f, int64_t now)
 {
     if (s->fn && is_lambda(f->resource)) {
         dispatch_lambda(s, f, now);
+        return;
+    }
+    char op[64];
+    int sdk;
+    if (!f->token && ddb_op_of(f->resource, op, &sdk)) {
+        dispatch_dynamodb(s, f, op, sdk, now);
         return;
     }
     if (f->token) {
@@ -1486,6 +1599,9 @@ store *sched_lock(sched *s)
 }
 
 void sched_unlock(sched *s) { pthread_mutex_unlock(&s->mu); }
+
+const char *sched_region(sched *s) { return s->region; }
+const char *sched_account(sched *s) { return s->account; }
 
 /* ------------------------------------------------------------- machines */
 

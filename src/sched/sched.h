@@ -67,6 +67,10 @@ void sched_stats_get(sched *s, struct sched_stats *out);
 store *sched_lock(sched *s);
 void sched_unlock(sched *s);
 
+/* The region and account ARNs are made with. */
+const char *sched_region(sched *s);
+const char *sched_account(sched *s);
+
 /* The current time, ns since the epoch (the clock the loop uses). */
 int64_t sched_now(void);
 

@@ -75,7 +75,25 @@
                "updated_at=excluded.updated_at")                                                   \
     X(RES_GET, "SELECT config FROM resources WHERE kind=?1 AND name=?2")                           \
     X(RES_LIST, "SELECT name,config,updated_at FROM resources WHERE kind=?1 ORDER BY name")        \
-    X(RES_DELETE, "DELETE FROM resources WHERE kind=?1 AND name=?2")
+    X(RES_DELETE, "DELETE FROM resources WHERE kind=?1 AND name=?2")                           \
+    X(TB_INSERT, "INSERT INTO ddb_tables(name,description,created_ns) VALUES(?1,?2,?3)")           \
+    X(TB_GET, "SELECT description FROM ddb_tables WHERE name=?1")                                  \
+    X(TB_UPDATE, "UPDATE ddb_tables SET description=?2 WHERE name=?1")                             \
+    X(TB_DELETE, "DELETE FROM ddb_tables WHERE name=?1")                                           \
+    X(TB_DROP_ITEMS, "DELETE FROM ddb_items WHERE tbl=(SELECT id FROM ddb_tables WHERE name=?1)")  \
+    X(TB_LIST, "SELECT name FROM ddb_tables WHERE name>?1 ORDER BY name LIMIT ?2")                 \
+    X(TB_STATS, "SELECT (SELECT count(*) FROM ddb_tables WHERE name=?1),count(*),"                 \
+                "coalesce(sum(size),0) FROM ddb_items "                                            \
+                "WHERE tbl=(SELECT id FROM ddb_tables WHERE name=?1)")                             \
+    X(I_GET, "SELECT item FROM ddb_items "                                                         \
+             "WHERE tbl=(SELECT id FROM ddb_tables WHERE name=?1) AND k=?2")                       \
+    X(I_PUT, "INSERT OR REPLACE INTO ddb_items(tbl,k,item,size) "                                  \
+             "SELECT id,?2,?3,?4 FROM ddb_tables WHERE name=?1")                                   \
+    X(I_DELETE, "DELETE FROM ddb_items "                                                           \
+                "WHERE tbl=(SELECT id FROM ddb_tables WHERE name=?1) AND k=?2")                    \
+    X(SP_BEGIN, "SAVEPOINT store_op")                                                              \
+    X(SP_RELEASE, "RELEASE store_op")                                                              \
+    X(SP_UNDO, "ROLLBACK TO store_op")
 
 #define STMT_ENUM(name, sql) S_##name,
 enum { STMTS(STMT_ENUM) S_COUNT };
@@ -163,6 +181,21 @@ static const char *const migrations[] = {
     " config TEXT NOT NULL,"
     " updated_at INTEGER NOT NULL," /* ns since the epoch, like the *_ns columns */
     " PRIMARY KEY(kind, name)) WITHOUT ROWID;",
+    /* 4: DynamoDB tables. Items point at their table's rowid rather than
+     * repeating its name, and are keyed (table, encoded key) without a
+     * rowid: a Query is a range scan of the primary key that comes out in
+     * DynamoDB's order (src/ddb encodes keys so memcmp is that order). */
+    "CREATE TABLE ddb_tables("
+    " id INTEGER PRIMARY KEY,"
+    " name TEXT NOT NULL UNIQUE,"
+    " description TEXT NOT NULL," /* JSON text, as src/ddb gave it */
+    " created_ns INTEGER NOT NULL);"
+    "CREATE TABLE ddb_items("
+    " tbl INTEGER NOT NULL,"
+    " k BLOB NOT NULL,"
+    " item TEXT NOT NULL,"
+    " size INTEGER NOT NULL," /* DynamoDB's size, for ItemCount and TableSizeBytes */
+    " PRIMARY KEY(tbl, k)) WITHOUT ROWID;",
 };
 _Static_assert(sizeof migrations / sizeof migrations[0] == STORE_SCHEMA_VERSION + 1,
                "one migration per schema version");
@@ -189,6 +222,7 @@ struct sq {
     char *zbuf;
     size_t zcap;
     sqlite3_stmt *stmt[S_COUNT];
+    sqlite3_stmt *range[18]; /* item_range: lower x upper bound kind x direction (range_stmt) */
     int in_tx;
 };
 
@@ -1208,6 +1242,279 @@ static int sq_resource_delete(store *sp, const char *kind, const char *name, val
     return delete_key(q, S_RES_DELETE, kind, name, err, "resource_delete");
 }
 
+/* ---------------------------------------------------------------- tables */
+
+static int sq_table_create(store *sp, const char *name, const char *desc, int64_t now_ns,
+                           val_err *err)
+{
+    struct sq *q = (struct sq *)sp;
+    if (!name || !desc)
+        return invalid(err, "table_create: name and description are required");
+    sqlite3_stmt *s = st(q, S_TB_INSERT, err);
+    if (!s)
+        return STORE_ERROR;
+    bind_text(s, 1, name);
+    bind_text(s, 2, desc);
+    sqlite3_bind_int64(s, 3, now_ns);
+    return run_write(q, s, err, "table_create");
+}
+
+static int sq_table_get(store *sp, const char *name, char **desc, val_err *err)
+{
+    struct sq *q = (struct sq *)sp;
+    if (desc)
+        *desc = NULL;
+    if (!name || !desc)
+        return invalid(err, "table_get: name and a place for the description are required");
+    int r = get_one(q, S_TB_GET, name, NULL, read_config, desc, err, "table_get");
+    if (r == STORE_OK && !*desc)
+        r = invalid(err, "out of memory");
+    return r;
+}
+
+static int sq_table_update(store *sp, const char *name, const char *desc, val_err *err)
+{
+    struct sq *q = (struct sq *)sp;
+    if (!name || !desc)
+        return invalid(err, "table_update: name and description are required");
+    sqlite3_stmt *s = st(q, S_TB_UPDATE, err);
+    if (!s)
+        return STORE_ERROR;
+    bind_text(s, 1, name);
+    bind_text(s, 2, desc);
+    int r = run_write(q, s, err, "table_update");
+    if (r == STORE_OK && sqlite3_changes(q->db) == 0)
+        r = STORE_NOT_FOUND;
+    return r;
+}
+
+/* The items go first, then the table, under a savepoint: atomic on its
+ * own and a plain part of a transaction opened by begin. */
+static int sq_table_delete(store *sp, const char *name, val_err *err)
+{
+    struct sq *q = (struct sq *)sp;
+    if (!name)
+        return invalid(err, "table name is required");
+    if (run_simple(q, S_SP_BEGIN, err, "table_delete") != STORE_OK)
+        return STORE_ERROR;
+    int r = delete_key(q, S_TB_DROP_ITEMS, name, NULL, err, "table_delete");
+    if (r == STORE_OK || r == STORE_NOT_FOUND) /* a table without items */
+        r = delete_key(q, S_TB_DELETE, name, NULL, err, "table_delete");
+    if (r == STORE_ERROR) {
+        val_err e = {0};
+        run_simple(q, S_SP_UNDO, &e, "table_delete");
+        val_err_clear(&e);
+    }
+    if (run_simple(q, S_SP_RELEASE, r == STORE_ERROR ? NULL : err, "table_delete") != STORE_OK &&
+        r != STORE_ERROR)
+        r = STORE_ERROR;
+    return r;
+}
+
+static int sq_table_list(store *sp, const char *after, size_t limit, struct store_name_list *out,
+                         val_err *err)
+{
+    struct sq *q = (struct sq *)sp;
+    if (!out)
+        return invalid(err, "table_list: a list to fill is required");
+    memset(out, 0, sizeof *out);
+    size_t lim = page_size(limit, 100), cap = 0;
+    sqlite3_stmt *s = st(q, S_TB_LIST, err);
+    if (!s)
+        return STORE_ERROR;
+    bind_text(s, 1, after ? after : "");
+    sqlite3_bind_int64(s, 2, (int64_t)lim + 1);
+    int rc, r = STORE_OK;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        if (out->n == lim) {
+            out->more = 1;
+            break;
+        }
+        if (grow((void **)&out->names, &cap, out->n, sizeof *out->names) ||
+            !(out->names[out->n] = col_dup(s, 0))) {
+            r = invalid(err, "out of memory");
+            break;
+        }
+        out->n++;
+    }
+    if (r == STORE_OK && rc != SQLITE_ROW && rc != SQLITE_DONE)
+        r = fail(q, err, "table_list");
+    done(s);
+    if (r != STORE_OK)
+        store_name_list_free(out);
+    return r;
+}
+
+/* An aggregate over the table's key range: cheap next to a write path
+ * that would keep counters (an extra row update per item write). */
+static int sq_table_stats(store *sp, const char *name, int64_t *count, int64_t *bytes,
+                          val_err *err)
+{
+    struct sq *q = (struct sq *)sp;
+    if (!name)
+        return invalid(err, "table name is required");
+    sqlite3_stmt *s = st(q, S_TB_STATS, err);
+    if (!s)
+        return STORE_ERROR;
+    bind_text(s, 1, name);
+    int r;
+    if (sqlite3_step(s) == SQLITE_ROW) {
+        r = sqlite3_column_int64(s, 0) ? STORE_OK : STORE_NOT_FOUND;
+        if (count)
+            *count = sqlite3_column_int64(s, 1);
+        if (bytes)
+            *bytes = sqlite3_column_int64(s, 2);
+    } else
+        r = fail(q, err, "table_stats");
+    done(s);
+    return r;
+}
+
+/* ----------------------------------------------------------------- items */
+
+/* Binds key bytes; a zero-length key is an empty blob, not NULL (which
+ * sqlite3_bind_blob makes of a NULL pointer). */
+static void bind_key(sqlite3_stmt *s, int i, const void *key, size_t len)
+{
+    sqlite3_bind_blob64(s, i, len ? key : "", len, SQLITE_STATIC);
+}
+
+static int sq_item_get(store *sp, const char *table, const void *key, size_t key_len, char **json,
+                       val_err *err)
+{
+    struct sq *q = (struct sq *)sp;
+    if (json)
+        *json = NULL;
+    if (!table || !key || !json)
+        return invalid(err, "item_get: table, key and a place for the item are required");
+    sqlite3_stmt *s = st(q, S_I_GET, err);
+    if (!s)
+        return STORE_ERROR;
+    bind_text(s, 1, table);
+    bind_key(s, 2, key, key_len);
+    int rc = sqlite3_step(s), r;
+    if (rc == SQLITE_ROW) {
+        *json = col_dup(s, 0);
+        r = *json ? STORE_OK : invalid(err, "out of memory");
+    } else if (rc == SQLITE_DONE)
+        r = STORE_NOT_FOUND;
+    else
+        r = fail(q, err, "item_get");
+    done(s);
+    return r;
+}
+
+static int sq_item_put(store *sp, const char *table, const void *key, size_t key_len,
+                       const char *json, size_t len, int64_t size, val_err *err)
+{
+    struct sq *q = (struct sq *)sp;
+    if (!table || !key || !json)
+        return invalid(err, "item_put: table, key and item are required");
+    if (len > INT32_MAX)
+        return invalid(err, "item_put: item too large");
+    sqlite3_stmt *s = st(q, S_I_PUT, err);
+    if (!s)
+        return STORE_ERROR;
+    bind_text(s, 1, table);
+    bind_key(s, 2, key, key_len);
+    sqlite3_bind_text(s, 3, json, (int)len, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 4, size);
+    int r = run_write(q, s, err, "item_put");
+    if (r == STORE_OK && sqlite3_changes(q->db) == 0) /* the SELECT found no table */
+        r = STORE_NOT_FOUND;
+    return r;
+}
+
+static int sq_item_delete(store *sp, const char *table, const void *key, size_t key_len,
+                          val_err *err)
+{
+    struct sq *q = (struct sq *)sp;
+    if (!table || !key)
+        return invalid(err, "item_delete: table and key are required");
+    sqlite3_stmt *s = st(q, S_I_DELETE, err);
+    if (!s)
+        return STORE_ERROR;
+    bind_text(s, 1, table);
+    bind_key(s, 2, key, key_len);
+    int r = run_write(q, s, err, "item_delete");
+    if (r == STORE_OK && sqlite3_changes(q->db) == 0)
+        r = STORE_NOT_FOUND;
+    return r;
+}
+
+/* The statement of one shape of range: lo and hi are 0 (unbounded), 1
+ * (inclusive) or 2 (exclusive). Each shape is its own statement, so that
+ * every bound is a plain comparison on k the planner turns into a range
+ * of the primary key (an "?2 IS NULL OR k>?2" would defeat it). */
+static sqlite3_stmt *range_stmt(struct sq *q, int lo, int hi, int reverse, val_err *err)
+{
+    int i = (lo * 3 + hi) * 2 + (reverse != 0);
+    if (q->range[i])
+        return q->range[i];
+    static const char *const los[] = {"", " AND k>=?2", " AND k>?2"};
+    static const char *const his[] = {"", " AND k<=?3", " AND k<?3"};
+    char sql[256];
+    snprintf(sql, sizeof sql,
+             "SELECT k,item FROM ddb_items WHERE tbl=(SELECT id FROM ddb_tables WHERE name=?1)"
+             "%s%s ORDER BY k %s LIMIT ?4",
+             los[lo], his[hi], reverse ? "DESC" : "ASC");
+    if (sqlite3_prepare_v3(q->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &q->range[i], NULL) !=
+        SQLITE_OK) {
+        q->range[i] = NULL;
+        fail(q, err, "prepare");
+        return NULL;
+    }
+    return q->range[i];
+}
+
+static int sq_item_range(store *sp, const char *table, struct store_bound lo,
+                         struct store_bound hi, int reverse, size_t limit,
+                         struct store_item_list *out, val_err *err)
+{
+    struct sq *q = (struct sq *)sp;
+    if (!out)
+        return invalid(err, "item_range: a list to fill is required");
+    memset(out, 0, sizeof *out);
+    if (!table)
+        return invalid(err, "item_range: table is required");
+    int lk = lo.key ? (lo.inclusive ? 1 : 2) : 0, hk = hi.key ? (hi.inclusive ? 1 : 2) : 0;
+    sqlite3_stmt *s = range_stmt(q, lk, hk, reverse, err);
+    if (!s)
+        return STORE_ERROR;
+    size_t lim = page_size(limit, 1000), cap = 0;
+    bind_text(s, 1, table);
+    if (lk)
+        bind_key(s, 2, lo.key, lo.len);
+    if (hk)
+        bind_key(s, 3, hi.key, hi.len);
+    sqlite3_bind_int64(s, 4, (int64_t)lim);
+    int rc, r = STORE_OK;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        if (grow((void **)&out->items, &cap, out->n, sizeof *out->items)) {
+            r = invalid(err, "out of memory");
+            break;
+        }
+        struct store_item *it = &out->items[out->n++];
+        size_t kl = (size_t)sqlite3_column_bytes(s, 0);
+        const void *kb = sqlite3_column_blob(s, 0);
+        it->key = malloc(kl ? kl : 1);
+        it->json = col_dup(s, 1);
+        if (!it->key || !it->json) {
+            r = invalid(err, "out of memory");
+            break;
+        }
+        if (kl)
+            memcpy(it->key, kb, kl);
+        it->key_len = kl;
+    }
+    if (r == STORE_OK && rc != SQLITE_ROW && rc != SQLITE_DONE)
+        r = fail(q, err, "item_range");
+    done(s);
+    if (r != STORE_OK)
+        store_item_list_free(out);
+    return r;
+}
+
 /* ------------------------------------------------------------ open/close */
 
 static void ck_stop(struct sq *q);
@@ -1222,6 +1529,8 @@ static void sq_close(store *sp)
         sqlite3_exec(q->db, "ROLLBACK", NULL, NULL, NULL);
     for (int i = 0; i < S_COUNT; i++)
         sqlite3_finalize(q->stmt[i]);
+    for (size_t i = 0; i < sizeof q->range / sizeof q->range[0]; i++)
+        sqlite3_finalize(q->range[i]);
     sqlite3_close_v2(q->db);
     ZSTD_freeCCtx(q->zc);
     free(q->zbuf);
@@ -1259,6 +1568,16 @@ static const struct store_ops sqlite_ops = {
     .resource_get = sq_resource_get,
     .resource_list = sq_resource_list,
     .resource_delete = sq_resource_delete,
+    .table_create = sq_table_create,
+    .table_get = sq_table_get,
+    .table_update = sq_table_update,
+    .table_delete = sq_table_delete,
+    .table_list = sq_table_list,
+    .table_stats = sq_table_stats,
+    .item_get = sq_item_get,
+    .item_put = sq_item_put,
+    .item_delete = sq_item_delete,
+    .item_range = sq_item_range,
 };
 
 /* mkdir -p of the directory part of path. */

@@ -89,6 +89,28 @@ void store_resource_list_free(struct store_resource_list *l)
     memset(l, 0, sizeof *l);
 }
 
+void store_name_list_free(struct store_name_list *l)
+{
+    if (!l)
+        return;
+    for (size_t i = 0; i < l->n; i++)
+        free(l->names[i]);
+    free(l->names);
+    memset(l, 0, sizeof *l);
+}
+
+void store_item_list_free(struct store_item_list *l)
+{
+    if (!l)
+        return;
+    for (size_t i = 0; i < l->n; i++) {
+        free(l->items[i].key);
+        free(l->items[i].json);
+    }
+    free(l->items);
+    memset(l, 0, sizeof *l);
+}
+
 void store_close(store *s)
 {
     if (s)

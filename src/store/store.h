@@ -123,6 +123,33 @@ struct store_resource_list {
     size_t n;
 };
 
+/* Names, in order (table_list). more says whether names follow the page. */
+struct store_name_list {
+    char **names;
+    size_t n;
+    int more;
+};
+
+/* One stored item (item_range): its key (the bytes item_put was given) and
+ * its JSON text. */
+struct store_item {
+    unsigned char *key;
+    size_t key_len;
+    char *json;
+};
+struct store_item_list {
+    struct store_item *items;
+    size_t n;
+};
+
+/* One bound of an item range: key bytes (NULL = unbounded on that side)
+ * and whether the bound itself is inside the range. */
+struct store_bound {
+    const void *key;
+    size_t len;
+    int inclusive;
+};
+
 /* Free what a record or page holds and zero it; NULL allowed. The struct
  * itself belongs to the caller (usually on its stack). */
 void store_machine_clear(struct store_machine *m);
@@ -132,6 +159,8 @@ void store_exec_list_free(struct store_exec_list *l);
 void store_event_list_free(struct store_event_list *l);
 void store_timer_list_free(struct store_timer_list *l);
 void store_resource_list_free(struct store_resource_list *l);
+void store_name_list_free(struct store_name_list *l);
+void store_item_list_free(struct store_item_list *l);
 
 /* ------------------------------------------------------------- interface */
 
@@ -298,6 +327,51 @@ struct store_ops {
                          val_err *err);
     /* Forgets (kind, name). Returns 0, STORE_NOT_FOUND or -1. */
     int (*resource_delete)(store *s, const char *kind, const char *name, val_err *err);
+
+    /* ---- tables (src/ddb): a table is a name, a description (JSON text
+     * the store keeps as given) and items. An item is an opaque key (bytes
+     * compared with memcmp, shorter first on a common prefix: src/ddb
+     * encodes keys so that this is DynamoDB's order) and its JSON text.
+     * Item writes join an open transaction like every other call. */
+
+    /* Creates table name with description desc. Returns 0, STORE_EXISTS
+     * (nothing changed) or -1. */
+    int (*table_create)(store *s, const char *name, const char *desc, int64_t now_ns, val_err *err);
+    /* *desc gets a malloc'd copy of the description (caller frees).
+     * Returns 0, STORE_NOT_FOUND (*desc NULL) or -1. */
+    int (*table_get)(store *s, const char *name, char **desc, val_err *err);
+    /* Replaces the description. Returns 0, STORE_NOT_FOUND or -1. */
+    int (*table_update)(store *s, const char *name, const char *desc, val_err *err);
+    /* Deletes the table and every item in it. Returns 0, STORE_NOT_FOUND
+     * or -1. */
+    int (*table_delete)(store *s, const char *name, val_err *err);
+    /* Table names in bytewise order, after after (NULL = from the first),
+     * at most limit (0 = 100). Caller frees with store_name_list_free.
+     * Returns 0 or -1. */
+    int (*table_list)(store *s, const char *after, size_t limit, struct store_name_list *out,
+                      val_err *err);
+    /* The number of items and the sum of their sizes (as item_put gave
+     * them). Returns 0, STORE_NOT_FOUND or -1. */
+    int (*table_stats)(store *s, const char *name, int64_t *count, int64_t *bytes, val_err *err);
+
+    /* *json gets a malloc'd copy of the item at key (caller frees).
+     * Returns 0, STORE_NOT_FOUND (*json NULL) or -1. */
+    int (*item_get)(store *s, const char *table, const void *key, size_t key_len, char **json,
+                    val_err *err);
+    /* Stores json (len bytes) at key, replacing what was there; size is
+     * the item's DynamoDB size, summed by table_stats. Returns 0,
+     * STORE_NOT_FOUND when the table does not exist, or -1. */
+    int (*item_put)(store *s, const char *table, const void *key, size_t key_len, const char *json,
+                    size_t len, int64_t size, val_err *err);
+    /* Deletes the item at key. Returns 0, STORE_NOT_FOUND (no such item)
+     * or -1. */
+    int (*item_delete)(store *s, const char *table, const void *key, size_t key_len, val_err *err);
+    /* The items of table whose keys lie between lo and hi (either may
+     * have a NULL key: unbounded), in key order (descending when reverse),
+     * at most limit (0 = 1000). Caller frees with store_item_list_free.
+     * Returns 0 or -1 (an unknown table is an empty list). */
+    int (*item_range)(store *s, const char *table, struct store_bound lo, struct store_bound hi,
+                      int reverse, size_t limit, struct store_item_list *out, val_err *err);
 };
 
 /* What every backend's handle starts with: backends embed it as their
@@ -321,7 +395,7 @@ store *store_sqlite_open(const char *path, val_err *err);
 
 /* The schema version this build writes and the version of an open SQLite
  * store (for tests and `stepd serve` diagnostics); -1 on error. */
-#define STORE_SCHEMA_VERSION 3
+#define STORE_SCHEMA_VERSION 4
 int store_sqlite_schema_version(store *s);
 
 #endif

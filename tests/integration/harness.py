@@ -182,3 +182,62 @@ def wait_done(srv, arn, timeout=30):
             return d
         time.sleep(0.02)
     raise AssertionError("execution %s still RUNNING after %ds" % (arn, timeout))
+
+
+# ---- DynamoDB suites (test_ddb_*.py) ----------------------------------------
+
+DDB_PREFIX = "DynamoDB_20120810"
+
+
+class ExternalEndpoint:
+    """A DynamoDB-compatible server someone else runs on 127.0.0.1, named by
+    STEPD_DDB_ENDPOINT=http://127.0.0.1:PORT (e.g. `moto_server -p PORT`):
+    how the DynamoDB suites are checked against a reference by hand. On
+    entry every table is deleted, so each test starts from an empty
+    server, as it does with a fresh `stepd serve`."""
+
+    def __init__(self, url):
+        host, _, port = url.split("://", 1)[-1].rstrip("/").rpartition(":")
+        assert host in ("127.0.0.1", "localhost"), "STEPD_DDB_ENDPOINT must be on 127.0.0.1: %s" % url
+        self.port = int(port)
+        self.log_path = os.devnull
+
+    @property
+    def endpoint(self):
+        return "http://127.0.0.1:%d" % self.port
+
+    def log(self):
+        return ""
+
+    def alive(self):
+        return True
+
+    def __enter__(self):
+        ddb = boto3_client(self, "dynamodb")
+        for name in ddb.list_tables()["TableNames"]:
+            ddb.delete_table(TableName=name)
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        return False
+
+
+def ddb_server(ctx):
+    """The server a DynamoDB test talks to: a fresh `stepd serve` (the
+    default, and CI's), or STEPD_DDB_ENDPOINT's server when set."""
+    url = os.environ.get("STEPD_DDB_ENDPOINT")
+    return ExternalEndpoint(url) if url else Server(ctx.stepd)
+
+
+DDB_AUTH = {  # an unchecked signature naming the service, as clients send (moto routes on it)
+    "Authorization": "AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/dynamodb/aws4_request, "
+                     "SignedHeaders=content-type;host;x-amz-date;x-amz-target, Signature=" + "0" * 64,
+    "X-Amz-Date": "20260101T000000Z",
+}
+
+
+def ddb_raw(srv, op, body, headers=None):
+    """raw() with DynamoDB's X-Amz-Target prefix and an Authorization header."""
+    h = dict(DDB_AUTH)
+    h.update(headers or {})
+    return raw(srv, op, body, target_prefix=DDB_PREFIX, headers=h)

@@ -24,7 +24,6 @@ ECHO_DIR = os.path.join(TESTS, "functions", "python", "echo")
 FN_ARN = "arn:aws:lambda:us-east-1:123456789012:function:"
 SM_ARN = "arn:aws:states:us-east-1:123456789012:stateMachine:"
 TABLE_ARN = "arn:aws:dynamodb:us-east-1:123456789012:table/"
-TABLES_NOTE = "(tables are recorded; stepd serves the DynamoDB API in a later version)"
 
 APP_WARNINGS = [
     "app/template.yaml:42:9: function Local: event Nightly (Schedule) is not delivered by stepd; "
@@ -58,7 +57,7 @@ def report_rows(text):
     rows = []
     for line in text.splitlines():
         m = re.fullmatch(r"\s+(function|state machine|table)\s+(\S+)\s+(created|updated|unchanged|replaced|"
-                         r"recorded)\s+(\S+)", line)
+                         r"deleted)\s+(\S+)", line)
         if m:
             rows.append(m.groups())
     return rows
@@ -161,11 +160,17 @@ def test_templates_intrinsics_deploy(ctx):
             ("function", "Echo", "created", FN_ARN + "Echo"),
             ("function", "Helper", "created", FN_ARN + "intrinsics-helper"),
             ("state machine", "Flow", "created", SM_ARN + "shop-flow"),
-            ("table", "OrdersTable", "recorded", TABLE_ARN + "shop-dev-orders"),
-            ("table", "PlainTable", "recorded", TABLE_ARN + "PlainTable"),
-            ("table", "LegacyTable", "recorded", TABLE_ARN + "shop_legacy"),
+            ("table", "OrdersTable", "created", TABLE_ARN + "shop-dev-orders"),
+            ("table", "PlainTable", "created", TABLE_ARN + "PlainTable"),
+            ("table", "LegacyTable", "created", TABLE_ARN + "shop_legacy"),
         ], p.stdout
-        assert TABLES_NOTE in p.stdout and "warning" not in p.stdout + p.stderr, p
+        assert "warning" not in p.stdout + p.stderr, p
+        # the tables exist, with the template's keys, and take items
+        ddb = boto3_client(srv, "dynamodb")
+        assert sorted(ddb.list_tables()["TableNames"]) == ["PlainTable", "shop-dev-orders", "shop_legacy"]
+        t = ddb.describe_table(TableName="shop-dev-orders")["Table"]
+        assert t["TableStatus"] == "ACTIVE" and t["TableArn"] == TABLE_ARN + "shop-dev-orders", t
+        ddb.put_item(TableName="PlainTable", Item={"id": {"S": "kept"}})
         assert outputs_of(p.stdout) == {
             "TableName": "shop-dev-orders",
             "TableArn": TABLE_ARN + "shop-dev-orders",
@@ -195,9 +200,11 @@ def test_templates_intrinsics_deploy(ctx):
                    for k in ("functions", "state_machines", "tables") for r in rep[k]}
         assert actions == {("Echo", "Echo", "updated"), ("Helper", "demo-helper", "created"),
                            ("ProdOnly", "ProdOnly", "created"), ("Flow", "acme-flow", "created"),
-                           ("OrdersTable", "acme-prod-orders", "recorded"),
-                           ("PlainTable", "PlainTable", "recorded"),
-                           ("LegacyTable", "acme_legacy", "recorded")}, rep
+                           ("OrdersTable", "acme-prod-orders", "created"),
+                           ("PlainTable", "PlainTable", "unchanged"),
+                           ("LegacyTable", "acme_legacy", "created")}, rep
+        # a table the new deploy keeps as it is keeps its items
+        assert ddb.get_item(TableName="PlainTable", Key={"id": {"S": "kept"}})["Item"] == {"id": {"S": "kept"}}
         assert [r["arn"] for r in rep["tables"]] == [TABLE_ARN + "acme-prod-orders", TABLE_ARN + "PlainTable",
                                                     TABLE_ARN + "acme_legacy"], rep
         assert rep["outputs"] == [
@@ -281,7 +288,7 @@ def test_templates_globals_serve_template(ctx):
         assert [(k, n, a) for k, n, a, _ in report_rows(p.stdout)] == [
             ("function", "Plain", "unchanged"), ("function", "Local", "unchanged"),
             ("state machine", "Flow", "unchanged"), ("state machine", "Quick", "unchanged"),
-            ("table", "Orders", "recorded")], p.stdout
+            ("table", "Orders", "unchanged")], p.stdout
         warnings = [line[len("warning: "):] for line in (p.stdout + p.stderr).splitlines()
                     if line.startswith("warning: ")]
         assert warnings == APP_WARNINGS, p
@@ -291,13 +298,13 @@ def test_templates_globals_serve_template(ctx):
                                "--parameter-overrides", "Greeting=hi", "Mode=test").stdout)
         assert rep["warnings"] == APP_WARNINGS, rep
         assert rep["tables"] == [{"logical_id": "Orders", "name": "Orders", "arn": TABLE_ARN + "Orders",
-                                  "action": "recorded"}], rep
+                                  "action": "unchanged"}], rep
 
         # a default parameter again: the functions that read it change
         p = deploy(ctx, srv, "app/template.yaml")
         assert [(n, a) for _, n, a, _ in report_rows(p.stdout)] == [
             ("Plain", "updated"), ("Local", "updated"), ("Flow", "updated"), ("Quick", "unchanged"),
-            ("Orders", "recorded")], p.stdout
+            ("Orders", "unchanged")], p.stdout
         assert invoke(ctx, srv, "Plain")["environ"]["GREETING"] == "hello"
 
 

@@ -336,7 +336,7 @@ static void test_fallback(int port)
 
 static void test_no_fallback(void)
 {
-    static const struct http_service svc[] = {{"Echo", echo_fn}};
+    static const struct http_service svc[] = {{"Echo", echo_fn, 0}};
     struct http_routes routes = {.services = svc, .n_services = 1};
     val_err err = {0};
     http_server *s = http_start("127.0.0.1", 0, &routes, NULL, &err);
@@ -593,8 +593,8 @@ static void test_stalled(int port)
 int main(void)
 {
     static const struct http_service svc[] = {
-        {"Echo", echo_fn},
-        {"DynamoDB_20120810", fail_fn},
+        {"Echo", echo_fn, 0},
+        {"DynamoDB_20120810", fail_fn, 0},
     };
     struct http_routes routes = {.services = svc, .n_services = 2, .fallback = path_fn};
     struct http_opts opts = {.conn_timeout_s = 2};

@@ -1,6 +1,6 @@
 /* test_store — the store interface against the SQLite backend, on a real
  * file in a temp directory and on ":memory:": every operation, pagination,
- * reverse history, resources, group-commit transactions (rollback leaves
+ * reverse history, resources, tables and items, group-commit transactions (rollback leaves
  * nothing), reopening a file, and the schema migrations. */
 #include <sqlite3.h>
 #include <stdio.h>
@@ -601,6 +601,160 @@ static void test_resources(store *s)
     store_resource_list_free(&l);
 }
 
+/* Keys for the item tests: one byte of partition, then the sort bytes. */
+static int put_item(store *s, const char *table, const char *key, const char *json, int64_t size)
+{
+    val_err err = {0};
+    int r = s->ops->item_put(s, table, key, strlen(key), json, strlen(json), size, &err);
+    val_err_clear(&err);
+    return r;
+}
+
+/* The keys of a range as one string "k1,k2,..." (keys here are text). */
+static int range_is(store *s, const char *table, const char *lo, int lo_in, const char *hi,
+                    int hi_in, int reverse, size_t limit, const char *want)
+{
+    val_err err = {0};
+    struct store_item_list l;
+    struct store_bound b1 = {lo, lo ? strlen(lo) : 0, lo_in}, b2 = {hi, hi ? strlen(hi) : 0, hi_in};
+    if (s->ops->item_range(s, table, b1, b2, reverse, limit, &l, &err) != STORE_OK) {
+        val_err_clear(&err);
+        return 0;
+    }
+    val_buf b = {0};
+    for (size_t i = 0; i < l.n; i++) {
+        if (i)
+            val_buf_putc(&b, ',');
+        val_buf_putn(&b, (const char *)l.items[i].key, l.items[i].key_len);
+    }
+    char *got = val_buf_take(&b);
+    int ok = !strcmp(got ? got : "", want);
+    if (!ok)
+        fprintf(stderr, "range: got [%s], want [%s]\n", got ? got : "", want);
+    free(got);
+    store_item_list_free(&l);
+    return ok;
+}
+
+static void test_tables(store *s)
+{
+    val_err err = {0};
+    CHECK(s->ops->table_create(s, "orders", "{\"TableName\":\"orders\"}", 10, &err) == STORE_OK);
+    CHECK(s->ops->table_create(s, "orders", "{\"other\":1}", 11, &err) == STORE_EXISTS);
+    CHECK(s->ops->table_create(s, "Accounts", "{\"TableName\":\"Accounts\"}", 12, &err) == STORE_OK);
+    CHECK(s->ops->table_create(s, "b-t", "{}", 12, &err) == STORE_OK);
+    CHECK(s->ops->table_create(s, NULL, "{}", 12, &err) == STORE_ERROR);
+    val_err_clear(&err);
+    char *desc = NULL;
+    CHECK(s->ops->table_get(s, "orders", &desc, &err) == STORE_OK);
+    CHECK(desc && !strcmp(desc, "{\"TableName\":\"orders\"}"));
+    free(desc);
+    CHECK(s->ops->table_get(s, "nope", &desc, &err) == STORE_NOT_FOUND && desc == NULL);
+    CHECK(s->ops->table_update(s, "orders", "{\"v\":2}", &err) == STORE_OK);
+    CHECK(s->ops->table_get(s, "orders", &desc, &err) == STORE_OK && desc && !strcmp(desc, "{\"v\":2}"));
+    free(desc);
+    CHECK(s->ops->table_update(s, "nope", "{}", &err) == STORE_NOT_FOUND);
+
+    /* names in bytewise order, paged */
+    struct store_name_list nl;
+    CHECK(s->ops->table_list(s, NULL, 0, &nl, &err) == STORE_OK && nl.n == 3 && !nl.more);
+    CHECK(nl.n == 3 && !strcmp(nl.names[0], "Accounts") && !strcmp(nl.names[1], "b-t") &&
+          !strcmp(nl.names[2], "orders"));
+    store_name_list_free(&nl);
+    CHECK(s->ops->table_list(s, NULL, 2, &nl, &err) == STORE_OK && nl.n == 2 && nl.more);
+    store_name_list_free(&nl);
+    CHECK(s->ops->table_list(s, "Accounts", 2, &nl, &err) == STORE_OK && nl.n == 2 && !nl.more);
+    CHECK(nl.n == 2 && !strcmp(nl.names[0], "b-t"));
+    store_name_list_free(&nl);
+    CHECK(s->ops->table_list(s, "orders", 2, &nl, &err) == STORE_OK && nl.n == 0 && !nl.more);
+    store_name_list_free(&nl);
+
+    /* items: put, replace, get, delete; stats sum the sizes given */
+    int64_t count = -1, bytes = -1;
+    CHECK(s->ops->table_stats(s, "orders", &count, &bytes, &err) == STORE_OK && count == 0 && bytes == 0);
+    CHECK(s->ops->table_stats(s, "nope", &count, &bytes, &err) == STORE_NOT_FOUND);
+    CHECK(put_item(s, "orders", "a1", "{\"v\":\"a1\"}", 10) == STORE_OK);
+    CHECK(put_item(s, "orders", "a1", "{\"v\":\"a1b\"}", 11) == STORE_OK);
+    CHECK(put_item(s, "orders", "nope", "{}", 1) == STORE_OK);
+    CHECK(put_item(s, "nope", "a1", "{}", 1) == STORE_NOT_FOUND);
+    CHECK(put_item(s, "Accounts", "a1", "{\"other\":true}", 5) == STORE_OK);
+    char *js = NULL;
+    CHECK(s->ops->item_get(s, "orders", "a1", 2, &js, &err) == STORE_OK && js && !strcmp(js, "{\"v\":\"a1b\"}"));
+    free(js);
+    CHECK(s->ops->item_get(s, "Accounts", "a1", 2, &js, &err) == STORE_OK && js && !strcmp(js, "{\"other\":true}"));
+    free(js);
+    CHECK(s->ops->item_get(s, "orders", "a", 1, &js, &err) == STORE_NOT_FOUND && js == NULL);
+    CHECK(s->ops->item_get(s, "nope", "a1", 2, &js, &err) == STORE_NOT_FOUND);
+    CHECK(s->ops->table_stats(s, "orders", &count, &bytes, &err) == STORE_OK && count == 2 && bytes == 12);
+    CHECK(s->ops->item_delete(s, "orders", "nope", 4, &err) == STORE_OK);
+    CHECK(s->ops->item_delete(s, "orders", "nope", 4, &err) == STORE_NOT_FOUND);
+    CHECK(s->ops->item_delete(s, "nope", "a1", 2, &err) == STORE_NOT_FOUND);
+    /* binary keys: an embedded NUL, a key that prefixes another */
+    const unsigned char bk[] = {0x00, 0xff, 0x00};
+    CHECK(s->ops->item_put(s, "b-t", bk, 3, "{}", 2, 2, &err) == STORE_OK);
+    CHECK(s->ops->item_put(s, "b-t", bk, 2, "{\"short\":1}", 11, 2, &err) == STORE_OK);
+    CHECK(s->ops->item_get(s, "b-t", bk, 2, &js, &err) == STORE_OK && js && !strcmp(js, "{\"short\":1}"));
+    free(js);
+    struct store_item_list il;
+    struct store_bound none = {NULL, 0, 0};
+    CHECK(s->ops->item_range(s, "b-t", none, none, 0, 0, &il, &err) == STORE_OK && il.n == 2);
+    CHECK(il.n == 2 && il.items[0].key_len == 2 && il.items[1].key_len == 3 &&
+          !memcmp(il.items[1].key, bk, 3));
+    store_item_list_free(&il);
+
+    /* ranges: a1 a2 a3 b1 b2 in orders (plus the a1 above) */
+    CHECK(put_item(s, "orders", "a2", "{}", 1) == STORE_OK);
+    CHECK(put_item(s, "orders", "a3", "{}", 1) == STORE_OK);
+    CHECK(put_item(s, "orders", "b1", "{}", 1) == STORE_OK);
+    CHECK(put_item(s, "orders", "b2", "{}", 1) == STORE_OK);
+    CHECK(put_item(s, "orders", "a", "{}", 1) == STORE_OK);
+    CHECK(range_is(s, "orders", NULL, 0, NULL, 0, 0, 0, "a,a1,a2,a3,b1,b2"));
+    CHECK(range_is(s, "orders", NULL, 0, NULL, 0, 1, 0, "b2,b1,a3,a2,a1,a"));
+    CHECK(range_is(s, "orders", "a1", 1, "b1", 1, 0, 0, "a1,a2,a3,b1"));
+    CHECK(range_is(s, "orders", "a1", 0, "b1", 0, 0, 0, "a2,a3"));
+    CHECK(range_is(s, "orders", "a1", 1, "b1", 0, 1, 0, "a3,a2,a1"));
+    CHECK(range_is(s, "orders", "a1", 0, "b1", 1, 1, 0, "b1,a3,a2"));
+    CHECK(range_is(s, "orders", "a", 0, "b", 0, 0, 0, "a1,a2,a3"));  /* a prefix's members */
+    CHECK(range_is(s, "orders", "a", 1, "b", 0, 0, 2, "a,a1"));      /* limit */
+    CHECK(range_is(s, "orders", "a", 1, "b", 0, 1, 2, "a3,a2"));     /* limit, descending */
+    CHECK(range_is(s, "orders", "a2", 1, NULL, 0, 0, 0, "a2,a3,b1,b2"));
+    CHECK(range_is(s, "orders", "a2", 0, NULL, 0, 1, 0, "b2,b1,a3"));
+    CHECK(range_is(s, "orders", NULL, 0, "a2", 1, 0, 0, "a,a1,a2"));
+    CHECK(range_is(s, "orders", NULL, 0, "a2", 0, 1, 0, "a1,a"));
+    CHECK(range_is(s, "orders", "b", 1, "a", 1, 0, 0, ""));          /* empty: lo above hi */
+    CHECK(range_is(s, "orders", "", 1, NULL, 0, 0, 1, "a"));         /* an empty key bound */
+    CHECK(range_is(s, "nope", NULL, 0, NULL, 0, 0, 0, ""));          /* unknown table: empty */
+    CHECK(range_is(s, "Accounts", NULL, 0, NULL, 0, 0, 0, "a1"));    /* tables do not mix */
+
+    /* transactions: items join them */
+    CHECK(s->ops->begin(s, &err) == STORE_OK);
+    CHECK(put_item(s, "orders", "zz", "{}", 1) == STORE_OK);
+    CHECK(s->ops->item_delete(s, "orders", "a", 1, &err) == STORE_OK);
+    CHECK(s->ops->rollback(s, &err) == STORE_OK);
+    CHECK(range_is(s, "orders", NULL, 0, NULL, 0, 0, 0, "a,a1,a2,a3,b1,b2"));
+    CHECK(s->ops->begin(s, &err) == STORE_OK);
+    CHECK(put_item(s, "orders", "zz", "{}", 1) == STORE_OK);
+    CHECK(s->ops->table_delete(s, "b-t", &err) == STORE_OK);
+    CHECK(s->ops->commit(s, &err) == STORE_OK);
+    CHECK(range_is(s, "orders", NULL, 0, NULL, 0, 0, 0, "a,a1,a2,a3,b1,b2,zz"));
+
+    /* deleting a table drops its items: a new table of that name is empty */
+    CHECK(s->ops->table_get(s, "b-t", &desc, &err) == STORE_NOT_FOUND);
+    CHECK(s->ops->table_delete(s, "b-t", &err) == STORE_NOT_FOUND);
+    CHECK(s->ops->table_create(s, "b-t", "{}", 13, &err) == STORE_OK);
+    CHECK(range_is(s, "b-t", NULL, 0, NULL, 0, 0, 0, ""));
+    CHECK(s->ops->table_stats(s, "b-t", &count, &bytes, &err) == STORE_OK && count == 0 && bytes == 0);
+    CHECK(s->ops->table_delete(s, "b-t", &err) == STORE_OK); /* an empty one too */
+    CHECK(s->ops->table_create(s, "gone", "{}", 14, &err) == STORE_OK);
+    CHECK(put_item(s, "gone", "k", "{}", 1) == STORE_OK);
+    CHECK(s->ops->table_delete(s, "gone", &err) == STORE_OK);
+    CHECK(s->ops->table_stats(s, "gone", &count, &bytes, &err) == STORE_NOT_FOUND);
+    CHECK(s->ops->item_get(s, "gone", "k", 1, &js, &err) == STORE_NOT_FOUND);
+    CHECK(s->ops->table_list(s, NULL, 0, &nl, &err) == STORE_OK && nl.n == 2);
+    store_name_list_free(&nl);
+    val_err_clear(&err);
+}
+
 /* Closing with a transaction open rolls it back (the reopen in main checks
  * that "lost" is gone). Last in run_all, so that every test before it
  * writes outside any transaction left open. */
@@ -611,6 +765,8 @@ static void test_close_in_tx(store *s)
     CHECK(new_exec(s, XARN("lost"), "lost", "RUNNING", 70) == STORE_OK);
     CHECK(s->ops->resource_put(s, "function", "lost", "{}", 71, &err) == STORE_OK);
     CHECK(s->ops->resource_delete(s, "function", "tx", &err) == STORE_OK);
+    CHECK(put_item(s, "orders", "lost", "{}", 1) == STORE_OK);
+    CHECK(s->ops->table_delete(s, "Accounts", &err) == STORE_OK);
 }
 
 static void run_all(store *s)
@@ -623,6 +779,7 @@ static void run_all(store *s)
     test_revisions(s);
     test_history_text(s);
     test_resources(s);
+    test_tables(s);
     test_close_in_tx(s);
 }
 
@@ -822,6 +979,79 @@ static void test_migrate_v2(const char *path, const char *bad_path, const char *
     free(got);
 }
 
+/* A database written by schema version 3 (the release before tables):
+ * version 2's, plus the resources table as migration 3 made it, with a
+ * function in it. extra runs after, when non-NULL. */
+static void make_v3(const char *path, const char *extra)
+{
+    make_v2(path, NULL);
+    db_exec(path,
+            "CREATE TABLE resources( kind TEXT NOT NULL, name TEXT NOT NULL, config TEXT NOT NULL,"
+            " updated_at INTEGER NOT NULL, PRIMARY KEY(kind, name)) WITHOUT ROWID;"
+            "INSERT INTO schema_version VALUES(3, 'then');"
+            "INSERT INTO resources VALUES('function','f','{\"Handler\":\"f.h\"}',20);");
+    if (extra)
+        db_exec(path, extra);
+}
+
+/* A version 3 database gains the DynamoDB tables and keeps everything
+ * else, with the schema of a fresh store; a failed migration 4 leaves it
+ * at version 3. */
+static void test_migrate_v3(const char *path, const char *bad_path, const char *fresh)
+{
+    make_v3(path, NULL);
+    CHECK(db_version(path) == 3);
+    val_err err = {0};
+    store *s = store_sqlite_open(path, &err);
+    CHECK_MSG(s != NULL, "%s", err.cause ? err.cause : "?");
+    if (!s)
+        return;
+    CHECK(store_sqlite_schema_version(s) == STORE_SCHEMA_VERSION);
+    char *cfg = NULL;
+    CHECK(s->ops->resource_get(s, "function", "f", &cfg, &err) == STORE_OK);
+    CHECK(cfg && !strcmp(cfg, "{\"Handler\":\"f.h\"}"));
+    free(cfg);
+    struct store_machine m;
+    CHECK(s->ops->machine_get(s, M1, &m, &err) == STORE_OK && m.revision_id && !strcmp(m.revision_id, "r2"));
+    store_machine_clear(&m);
+    struct store_event_list l;
+    CHECK(s->ops->history_page(s, XARN("old"), 0, 0, 0, &l, &err) == STORE_OK && l.n == 3);
+    store_event_list_free(&l);
+    uint64_t task = 0;
+    CHECK(s->ops->token_get(s, "tok-v2", NULL, &task, &err) == STORE_OK && task == 4);
+    struct store_name_list nl;
+    CHECK(s->ops->table_list(s, NULL, 0, &nl, &err) == STORE_OK && nl.n == 0);
+    store_name_list_free(&nl);
+    CHECK(s->ops->table_create(s, "t", "{}", 30, &err) == STORE_OK);
+    CHECK(put_item(s, "t", "k", "{\"a\":1}", 3) == STORE_OK);
+    store_close(s);
+    CHECK(db_version(path) == STORE_SCHEMA_VERSION);
+    char *got = db_schema(path), *want = db_schema(fresh);
+    CHECK(got && strstr(got, "CREATE TABLE ddb_items("));
+    CHECK_MSG(got && want && !strcmp(got, want), "migrated:\n%s\nfresh:\n%s", got ? got : "?",
+              want ? want : "?");
+    free(got);
+    free(want);
+    s = store_sqlite_open(path, &err);
+    CHECK(s != NULL);
+    if (s) {
+        char *js = NULL;
+        CHECK(s->ops->item_get(s, "t", "k", 1, &js, &err) == STORE_OK && js && !strcmp(js, "{\"a\":1}"));
+        free(js);
+        store_close(s);
+    }
+
+    make_v3(bad_path, "CREATE TABLE ddb_items(x);");
+    s = store_sqlite_open(bad_path, &err);
+    CHECK(s == NULL && err.cause && strstr(err.cause, "migration 4"));
+    store_close(s);
+    val_err_clear(&err);
+    CHECK(db_version(bad_path) == 3);
+    got = db_schema(bad_path);
+    CHECK(got && strstr(got, "CREATE TABLE ddb_items(x)") && !strstr(got, "ddb_tables"));
+    free(got);
+}
+
 static int db_version(const char *path)
 {
     sqlite3 *db = NULL;
@@ -947,6 +1177,10 @@ int main(void)
         CHECK(s->ops->resource_get(s, "table", "a", &cfg, &err) == STORE_OK);
         CHECK(cfg && !strcmp(cfg, "{\"KeySchema\":[]}"));
         free(cfg);
+        /* tables: what was committed; the open transaction's item put and
+         * table delete are gone */
+        CHECK(range_is(s, "orders", NULL, 0, NULL, 0, 0, 0, "a,a1,a2,a3,b1,b2,zz"));
+        CHECK(range_is(s, "Accounts", NULL, 0, NULL, 0, 0, 0, "a1"));
         store_close(s);
     }
     CHECK(db_version(path) == STORE_SCHEMA_VERSION);
@@ -1005,6 +1239,10 @@ int main(void)
     snprintf(v2, sizeof v2, "%s/v2.db", dir);
     snprintf(v2bad, sizeof v2bad, "%s/v2bad.db", dir);
     test_migrate_v2(v2, v2bad, path);
+    char v3[256], v3bad[256];
+    snprintf(v3, sizeof v3, "%s/v3.db", dir);
+    snprintf(v3bad, sizeof v3bad, "%s/v3bad.db", dir);
+    test_migrate_v3(v3, v3bad, path);
 
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
