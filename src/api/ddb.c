@@ -8,7 +8,7 @@
 #include "ddb/ops.h"
 
 /* Sets the body and its CRC32 header (botocore checks it when present). */
-static void answer(http_response *resp, int status, json_t *v)
+static void answer_with(http_response *resp, int status, json_t *v)
 {
     size_t len;
     char *text = val_dump(v, &len);
@@ -37,25 +37,47 @@ static void fail(http_response *resp, const val_err *err, json_t *extra)
                      json_string(err->cause ? err->cause : ""));
     if (extra)
         json_object_update(o, extra);
-    answer(resp, server ? 500 : 400, o);
+    answer_with(resp, server ? 500 : 400, o);
     json_decref(o);
+}
+
+/* Where sched_ddb's answer goes: the handler's response while the handler
+ * runs, else the parked request's deferred answer. */
+struct ddb_reply {
+    const http_request *req;
+    http_response *resp; /* NULL once parked */
+    http_defer *d;
+};
+
+static int park(void *ud)
+{
+    struct ddb_reply *r = ud;
+    r->d = http_defer_begin(r->req);
+    if (!r->d)
+        return 0; /* called directly (tests, fuzzing): answered at once */
+    r->resp = NULL;
+    return 1;
+}
+
+static void replied(void *ud, json_t *answer, json_t *extra, const val_err *err)
+{
+    struct ddb_reply *r = ud;
+    http_response parked = {.status = 200};
+    http_response *resp = r->resp ? r->resp : &parked;
+    if (answer)
+        answer_with(resp, 200, answer);
+    else
+        fail(resp, err, extra);
+    if (!r->resp)
+        http_defer_finish(r->d, resp);
+    free(r);
 }
 
 void api_ddb_handle(void *ud, const http_request *req, const char *op, json_t *body, http_response *resp)
 {
-    (void)req;
-    sched *s = ud;
-    struct ddb_env env = {.region = sched_region(s), .account = sched_account(s), .now_ns = sched_now()};
-    val_err err = {0};
-    json_t *extra = NULL;
-    store *st = sched_lock(s);
-    json_t *r = ddb_call(st, op, body, &env, &extra, &err);
-    sched_unlock(s);
-    if (r)
-        answer(resp, 200, r);
-    else
-        fail(resp, &err, extra);
-    json_decref(r);
-    json_decref(extra);
-    val_err_clear(&err);
+    struct ddb_reply *r = malloc(sizeof *r);
+    if (!r)
+        abort();
+    *r = (struct ddb_reply){.req = req, .resp = resp};
+    sched_ddb(ud, op, body, replied, park, r); /* replied frees r */
 }

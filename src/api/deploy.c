@@ -7,7 +7,6 @@
 
 #include "api/lambda.h"
 #include "asl/asl.h"
-#include "ddb/ops.h"
 
 static const char *str(json_t *o, const char *k)
 {
@@ -74,11 +73,7 @@ static int deploy_function(struct api_lambda *a, json_t *o, json_t *report, val_
 /* Runs one DynamoDB operation on the server's store, as the API would. */
 static json_t *ddb(struct api_lambda *a, const char *op, json_t *req, val_err *err)
 {
-    struct ddb_env env = {.region = sched_region(a->s), .account = sched_account(a->s), .now_ns = sched_now()};
-    store *st = sched_lock(a->s);
-    json_t *r = ddb_call(st, op, req, &env, NULL, err);
-    sched_unlock(a->s);
-    return r;
+    return sched_ddb_now(a->s, op, req, NULL, err);
 }
 
 /* What decides where a table's items live and how they are found: its key

@@ -286,6 +286,8 @@ static void op_stats(struct api_lambda *a, const http_request *req, http_respons
                      json_pack("{s:I,s:I,s:I,s:I,s:I}", "loaded", (json_int_t)ss.loaded, "known",
                                (json_int_t)ss.known, "turns", (json_int_t)ss.turns, "commits",
                                (json_int_t)ss.commits, "transitions", (json_int_t)ss.transitions));
+    val_obj_set_take(o, "tables", json_pack("{s:I,s:I}", "group_writes", (json_int_t)ss.ddb_writes, "group_commits",
+                                            (json_int_t)ss.ddb_commits));
     http_resp_json(resp, 200, o);
     json_decref(o);
 }

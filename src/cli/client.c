@@ -5,8 +5,8 @@
  * while --wait follows an execution) and prints the answer as pretty JSON,
  * or as a table with --table. Exit status: 0 done, 1 the server said no or
  * could not be reached, 2 bad usage. */
+#include <errno.h>
 #include <getopt.h>
-#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -612,13 +612,18 @@ static json_t *av_plain(json_t *av)
     if (strcmp(t, "M") == 0 || strcmp(t, "L") == 0)
         return av_plain_members(v);
     if (strcmp(t, "N") == 0 && json_is_string(v)) {
-        /* a JSON number when a double keeps it exactly, else its text */
+        /* a JSON number when it keeps the value exactly, else its text */
+        const char *n = json_string_value(v);
         char *end;
-        double d = strtod(json_string_value(v), &end);
+        errno = 0;
+        long long i = strtoll(n, &end, 10);
+        if (!*end && *n && !errno && i > -(1LL << 53) && i < (1LL << 53))
+            return json_integer(i);
+        double d = strtod(n, &end);
         char back[40];
         val_fmt_real(d, back, sizeof back);
-        if (!*end && strcmp(back, json_string_value(v)) == 0)
-            return fabs(d) < 9e15 && d == (double)(json_int_t)d ? json_integer((json_int_t)d) : json_real(d);
+        if (!*end && strcmp(back, n) == 0)
+            return json_real(d);
     }
     return json_incref(v); /* S, B, BOOL, NULL, sets: the member as it is */
 }
@@ -647,8 +652,11 @@ static void print_items(json_t *items, json_t *keys)
         json_array_foreach(keys, j, k) {
             const char *n = json_string_value(json_object_get(k, "AttributeName"));
             json_t *av = n ? json_object_get(it, n) : NULL;
-            if (av)
-                val_obj_set_take(row, n, json_string_nocheck(av_text(av)));
+            if (av) {
+                char *s = av_text(av);
+                val_obj_set_take(row, n, json_string_nocheck(s));
+                free(s);
+            }
         }
         const char *n;
         json_t *av;

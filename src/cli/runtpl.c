@@ -19,7 +19,6 @@
 #include "api/lambda.h"
 #include "api/sfn.h"
 #include "cli/cmds.h"
-#include "ddb/ops.h"
 #include "fn/fn.h"
 #include "http/http.h"
 #include "sam/sam.h"
@@ -180,7 +179,6 @@ static json_t *tables_of(sched *s, json_t *plan)
 {
     json_t *all = json_object(), *t;
     size_t i;
-    struct ddb_env env = {.region = sched_region(s), .account = sched_account(s), .now_ns = sched_now()};
     json_array_foreach(json_object_get(plan, "tables"), i, t) {
         const char *name = json_string_value(json_object_get(t, "name"));
         if (!name)
@@ -191,9 +189,7 @@ static json_t *tables_of(sched *s, json_t *plan)
             if (start)
                 val_obj_set_take(req, "ExclusiveStartKey", start);
             val_err err = {0};
-            store *st = sched_lock(s);
-            json_t *ans = ddb_call(st, "Scan", req, &env, NULL, &err);
-            sched_unlock(s);
+            json_t *ans = sched_ddb_now(s, "Scan", req, NULL, &err);
             json_decref(req);
             if (!ans) {
                 json_decref(items);

@@ -252,9 +252,10 @@ int cmd_serve(int argc, char **argv)
     rc = 0;
     if (getenv("STEPD_STATS")) {
         sched_stats_get(s, &stats);
-        fprintf(stderr, "stepd: %ld turns, %ld commits, %ld transitions; stepping %.3f s, writing %.3f s\n",
+        fprintf(stderr, "stepd: %ld turns, %ld commits, %ld transitions; stepping %.3f s, writing %.3f s; "
+                        "%ld DynamoDB writes in %ld group commits\n",
                 stats.turns, stats.commits, stats.transitions, (double)stats.step_ns / 1e9,
-                (double)stats.commit_ns / 1e9);
+                (double)stats.commit_ns / 1e9, stats.ddb_writes, stats.ddb_commits);
     }
 out:
     sched_stop(s); /* last turn committed; sync waiters answered */

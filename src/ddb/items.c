@@ -758,23 +758,16 @@ done:
  * instead of one per statement, and a write goes through the store's
  * commit, which keeps the WAL checkpointed. */
 static json_t *in_tx(store *st, json_t *(*fn)(store *, json_t *, json_t **, val_err *), json_t *req,
-                     json_t **extra, val_err *err)
+                     const struct ddb_env *env, json_t **extra, val_err *err)
 {
-    if (st->ops->begin(st, err) != STORE_OK) {
-        ddb_store_failed(err);
+    if (ddb_tx_begin(st, env, err) < 0)
         return NULL;
-    }
     json_t *out = fn(st, req, extra, err);
-    if (out) {
-        if (st->ops->commit(st, err) != STORE_OK) {
-            json_decref(out);
-            ddb_store_failed(err);
-            return NULL;
-        }
-    } else {
-        val_err e = {0};
-        st->ops->rollback(st, &e);
-        val_err_clear(&e);
+    if (!out)
+        ddb_tx_undo(st, env);
+    else if (ddb_tx_commit(st, env, err) < 0) {
+        json_decref(out);
+        return NULL;
     }
     return out;
 }
@@ -782,25 +775,24 @@ static json_t *in_tx(store *st, json_t *(*fn)(store *, json_t *, json_t **, val_
 json_t *ddb_items_call(store *st, const char *op, json_t *req, const struct ddb_env *env, json_t **extra,
                        val_err *err)
 {
-    (void)env;
     if (strcmp(op, "PutItem") == 0)
-        return in_tx(st, op_put, req, extra, err);
+        return in_tx(st, op_put, req, env, extra, err);
     if (strcmp(op, "GetItem") == 0)
         return op_get(st, req, err);
     if (strcmp(op, "UpdateItem") == 0)
-        return in_tx(st, op_update, req, extra, err);
+        return in_tx(st, op_update, req, env, extra, err);
     if (strcmp(op, "DeleteItem") == 0)
-        return in_tx(st, op_delete, req, extra, err);
+        return in_tx(st, op_delete, req, env, extra, err);
     if (strcmp(op, "Query") == 0)
         return ddb_op_query(st, req, 0, err);
     if (strcmp(op, "Scan") == 0)
         return ddb_op_query(st, req, 1, err);
     if (strcmp(op, "BatchWriteItem") == 0)
-        return ddb_op_batch_write(st, req, err);
+        return ddb_op_batch_write(st, req, env, err);
     if (strcmp(op, "BatchGetItem") == 0)
         return ddb_op_batch_get(st, req, err);
     if (strcmp(op, "TransactWriteItems") == 0)
-        return ddb_op_transact_write(st, req, extra, err);
+        return ddb_op_transact_write(st, req, env, extra, err);
     if (strcmp(op, "TransactGetItems") == 0)
         return ddb_op_transact_get(st, req, err);
     return NULL;

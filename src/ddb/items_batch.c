@@ -98,18 +98,17 @@ static int op_key(struct op *op, json_t *o, val_err *err)
     return op_key_of(op, json_object_get(o, op->kind == OP_PUT ? "Item" : "Key"), err);
 }
 
-/* Undoes the open transaction after a failure already in err. */
-static int undo(store *st)
+/* Undoes the transaction after a failure already in err (nothing, when
+ * it is the caller's: ddb_env.in_tx). */
+static int undo(store *st, const struct ddb_env *env)
 {
-    val_err e = {0};
-    st->ops->rollback(st, &e);
-    val_err_clear(&e);
+    ddb_tx_undo(st, env);
     return -1;
 }
 
 /* Runs the writes of ops[0..n) (all checked; news: UpdateItem's new
  * items) inside the open transaction, and commits; rolls back on -1. */
-static int write_all(store *st, struct op *ops, size_t n, json_t **news, val_err *err)
+static int write_all(store *st, const struct ddb_env *env, struct op *ops, size_t n, json_t **news, val_err *err)
 {
     for (size_t i = 0; i < n; i++) {
         struct op *op = &ops[i];
@@ -125,21 +124,14 @@ static int write_all(store *st, struct op *ops, size_t n, json_t **news, val_err
             r = d == STORE_OK || d == STORE_NOT_FOUND ? 0 : ddb_store_failed(err);
         }
         if (r < 0)
-            return undo(st);
+            return undo(st, env);
     }
-    if (st->ops->commit(st, err) != STORE_OK)
-        return ddb_store_failed(err);
-    return 0;
-}
-
-static int begin(store *st, val_err *err)
-{
-    return st->ops->begin(st, err) == STORE_OK ? 0 : ddb_store_failed(err);
+    return ddb_tx_commit(st, env, err);
 }
 
 /* ------------------------------------------------------- BatchWriteItem */
 
-json_t *ddb_op_batch_write(store *st, json_t *req, val_err *err)
+json_t *ddb_op_batch_write(store *st, json_t *req, const struct ddb_env *env, val_err *err)
 {
     json_t *ri = json_object_get(req, "RequestItems");
     if (!json_is_object(ri) || json_object_size(ri) == 0) {
@@ -195,7 +187,7 @@ json_t *ddb_op_batch_write(store *st, json_t *req, val_err *err)
                 }
         }
     }
-    if (begin(st, err) < 0 || write_all(st, ops, n, NULL, err) < 0)
+    if (ddb_tx_begin(st, env, err) < 0 || write_all(st, env, ops, n, NULL, err) < 0)
         goto done;
     out = json_object();
     val_obj_set_take(out, "UnprocessedItems", json_object());
@@ -368,7 +360,7 @@ static int transact_elem(store *st, struct tables *ts, json_t *el, size_t at, st
     return op_key(op, o, err);
 }
 
-json_t *ddb_op_transact_write(store *st, json_t *req, json_t **extra, val_err *err)
+json_t *ddb_op_transact_write(store *st, json_t *req, const struct ddb_env *env, json_t **extra, val_err *err)
 {
     if (transact_items(req, err) < 0)
         return NULL;
@@ -391,7 +383,7 @@ json_t *ddb_op_transact_write(store *st, json_t *req, json_t **extra, val_err *e
     }
     /* every condition on the items as they are, then every write or none,
      * all in one store transaction */
-    if (begin(st, err) < 0)
+    if (ddb_tx_begin(st, env, err) < 0)
         goto done;
     reasons = json_array();
     int cancelled = 0;
@@ -401,7 +393,7 @@ json_t *ddb_op_transact_write(store *st, json_t *req, json_t **extra, val_err *e
         int ok = 1;
         if (ddb_item_load(st, op->t->name, &op->key, &old, err) < 0) {
             json_decref(reason);
-            undo(st);
+            undo(st, env);
             goto done;
         }
         if (op->x.cond) {
@@ -438,7 +430,7 @@ json_t *ddb_op_transact_write(store *st, json_t *req, json_t **extra, val_err *e
         json_decref(old);
     }
     if (cancelled) {
-        undo(st);
+        undo(st, env);
         val_buf b = {0};
         val_buf_puts(&b, "Transaction cancelled, please refer cancellation reasons for specific reasons [");
         for (size_t i = 0; i < n; i++)
@@ -453,7 +445,7 @@ json_t *ddb_op_transact_write(store *st, json_t *req, json_t **extra, val_err *e
         }
         goto done;
     }
-    if (write_all(st, ops, n, news, err) < 0)
+    if (write_all(st, env, ops, n, news, err) < 0)
         goto done;
     out = json_object();
 done:

@@ -29,6 +29,29 @@ uint32_t ddb_crc32(const void *p, size_t n)
     return c ^ 0xFFFFFFFFu;
 }
 
+int ddb_tx_begin(store *st, const struct ddb_env *env, val_err *err)
+{
+    if (env->in_tx || st->ops->begin(st, err) == STORE_OK)
+        return 0;
+    return ddb_store_failed(err);
+}
+
+int ddb_tx_commit(store *st, const struct ddb_env *env, val_err *err)
+{
+    if (env->in_tx || st->ops->commit(st, err) == STORE_OK)
+        return 0;
+    return ddb_store_failed(err);
+}
+
+void ddb_tx_undo(store *st, const struct ddb_env *env)
+{
+    if (env->in_tx)
+        return;
+    val_err e = {0};
+    st->ops->rollback(st, &e);
+    val_err_clear(&e);
+}
+
 void ddb_invalid(val_err *err, const char *fmt, ...)
 {
     va_list ap;

@@ -5,7 +5,9 @@
  * request) share one implementation.
  *
  * Call with the store locked (sched_lock): an operation's reads and
- * writes are then atomic with respect to every other request. */
+ * writes are then atomic with respect to every other request. Whether a
+ * write commits by itself or joins the caller's transaction is
+ * ddb_env.in_tx's choice. */
 #ifndef STEPD_DDB_OPS_H
 #define STEPD_DDB_OPS_H
 
@@ -18,6 +20,12 @@ struct ddb_env {
     const char *region;  /* for ARNs */
     const char *account;
     int64_t now_ns;      /* CreationDateTime and friends */
+    /* 0: a write is its own store transaction (a batch or a transaction
+     * one for all of it), committed before the call returns. 1: the caller
+     * holds a store transaction open and commits it later (group commit):
+     * writes join it, and a write that fails in the store leaves the
+     * rollback to the caller (err kind VAL_ERR_STORE). */
+    int in_tx;
 };
 
 /* Runs operation op ("PutItem", ...; the part after "DynamoDB_20120810.")

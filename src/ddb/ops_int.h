@@ -7,6 +7,14 @@
 
 #include "ddb/ops.h"
 
+/* A write's transaction (see ddb_env.in_tx): begin, commit and undo
+ * (roll back, for a failure already in err) do their work when the call
+ * owns its transaction, and nothing when it joins the caller's. begin and
+ * commit return 0, or -1 with err an InternalServerError. */
+int ddb_tx_begin(store *st, const struct ddb_env *env, val_err *err);
+int ddb_tx_commit(store *st, const struct ddb_env *env, val_err *err);
+void ddb_tx_undo(store *st, const struct ddb_env *env);
+
 /* err = ValidationException with a printf-style message. */
 void ddb_invalid(val_err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* A string member of o, NULL when absent or not a string. */
@@ -147,9 +155,9 @@ void ddb_consumed(json_t *out, json_t *req, const char *table, size_t bytes, int
 /* Query and Scan (items_query.c); the batch and transaction calls
  * (items_batch.c). */
 json_t *ddb_op_query(store *st, json_t *req, int scan, val_err *err);
-json_t *ddb_op_batch_write(store *st, json_t *req, val_err *err);
+json_t *ddb_op_batch_write(store *st, json_t *req, const struct ddb_env *env, val_err *err);
 json_t *ddb_op_batch_get(store *st, json_t *req, val_err *err);
-json_t *ddb_op_transact_write(store *st, json_t *req, json_t **extra, val_err *err);
+json_t *ddb_op_transact_write(store *st, json_t *req, const struct ddb_env *env, json_t **extra, val_err *err);
 json_t *ddb_op_transact_get(store *st, json_t *req, val_err *err);
 
 /* The item operations (items.c): the answer, or NULL with err set; NULL

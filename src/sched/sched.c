@@ -234,6 +234,20 @@ struct sched {
     struct htab warned; /* resources we told the user we do not call */
     uint64_t seed;
     struct sched_stats stats;
+
+    /* DynamoDB writes waiting for their group commit (sched_ddb) */
+    int ddb_tx;        /* a store transaction holding them is open */
+    int ddb_tx_failed; /* one of them failed in the store: roll all back */
+    struct ddb_wait *ddb_w;
+    size_t n_ddb_w, cap_ddb_w;
+};
+
+/* A DynamoDB call answered at the commit of the transaction it joined. */
+struct ddb_wait {
+    sched_ddb_fn done;
+    void *ud;
+    json_t *answer, *extra;
+    val_err err;
 };
 
 int64_t sched_now(void)
@@ -1023,6 +1037,129 @@ static void dispatch_lambda(sched *s, struct fx *f, int64_t now)
     free(text);
 }
 
+/* ------------------------------------------------- DynamoDB group commit */
+
+static struct ddb_env ddb_env_of(sched *s, int in_tx)
+{
+    return (struct ddb_env){.region = s->region, .account = s->account, .now_ns = sched_now(), .in_tx = in_tx};
+}
+
+/* The operations that change the store. */
+static int ddb_writes(const char *op)
+{
+    static const char *const w[] = {"PutItem",     "UpdateItem",  "DeleteItem",        "BatchWriteItem",
+                                    "CreateTable", "DeleteTable", "UpdateTable", "TransactWriteItems"};
+    for (size_t i = 0; i < sizeof w / sizeof w[0]; i++)
+        if (strcmp(op, w[i]) == 0)
+            return 1;
+    return 0;
+}
+
+/* Answers the calls that waited for the open transaction, which is now
+ * committed (ok) or rolled back (ok 0: each gets why). Lock held. */
+static void ddb_settle(sched *s, int ok, const val_err *why)
+{
+    size_t n = s->n_ddb_w;
+    struct ddb_wait *w = s->ddb_w;
+    s->stats.ddb_commits++;
+    s->ddb_w = NULL;
+    s->n_ddb_w = s->cap_ddb_w = 0;
+    s->ddb_tx = s->ddb_tx_failed = 0;
+    val_err lost = {0};
+    if (!ok)
+        val_err_set(&lost, VAL_ERR_STORE, "InternalServerError", "the write could not be stored: %s",
+                    why && why->cause ? why->cause : "commit failed");
+    for (size_t i = 0; i < n; i++) {
+        if (ok)
+            w[i].done(w[i].ud, w[i].answer, w[i].extra, &w[i].err);
+        else
+            w[i].done(w[i].ud, NULL, NULL, &lost);
+        json_decref(w[i].answer);
+        json_decref(w[i].extra);
+        val_err_clear(&w[i].err);
+    }
+    val_err_clear(&lost);
+    free(w);
+}
+
+/* Commits the open DynamoDB transaction, if any, and answers its calls.
+ * Lock held. */
+static void ddb_flush(sched *s)
+{
+    if (!s->ddb_tx)
+        return;
+    val_err err = {0};
+    int ok = !s->ddb_tx_failed && s->st->ops->commit(s->st, &err) == STORE_OK;
+    if (!ok) {
+        s->st->ops->rollback(s->st, NULL);
+        notice(s, "a DynamoDB group commit failed: %s", err.cause ? err.cause : "a write failed in the store");
+    }
+    ddb_settle(s, ok, &err);
+    val_err_clear(&err);
+}
+
+/* sched_ddb with the lock held: 0 after done ran, 1 when it waits. */
+static int ddb_locked(sched *s, const char *op, json_t *req, sched_ddb_fn done, sched_ddb_wait_fn wait, void *ud)
+{
+    val_err err = {0};
+    json_t *extra = NULL;
+    if (!s->running || (!s->ddb_tx && !ddb_writes(op))) {
+        /* no loop to commit later, or a read of committed data only */
+        struct ddb_env env = ddb_env_of(s, 0);
+        json_t *r = ddb_call(s->st, op, req, &env, &extra, &err);
+        done(ud, r, extra, &err);
+        json_decref(r);
+        json_decref(extra);
+        val_err_clear(&err);
+        return 0;
+    }
+    if (!s->ddb_tx) {
+        if (s->st->ops->begin(s->st, &err) != STORE_OK) {
+            val_err_set(&err, VAL_ERR_STORE, "InternalServerError", "the store refused a transaction");
+            done(ud, NULL, NULL, &err);
+            val_err_clear(&err);
+            return 0;
+        }
+        s->ddb_tx = 1;
+        pthread_cond_signal(&s->cv); /* the loop commits it */
+    }
+    struct ddb_env env = ddb_env_of(s, 1);
+    json_t *r = ddb_call(s->st, op, req, &env, &extra, &err);
+    if (!r && err.kind == VAL_ERR_STORE)
+        s->ddb_tx_failed = 1;
+    if (s->n_ddb_w == s->cap_ddb_w) {
+        s->cap_ddb_w = s->cap_ddb_w ? 2 * s->cap_ddb_w : 64;
+        s->ddb_w = realloc(s->ddb_w, s->cap_ddb_w * sizeof *s->ddb_w);
+        if (!s->ddb_w)
+            abort();
+    }
+    s->ddb_w[s->n_ddb_w++] = (struct ddb_wait){.done = done, .ud = ud, .answer = r, .extra = extra, .err = err};
+    s->stats.ddb_writes++;
+    if (wait && !wait(ud)) {
+        ddb_flush(s); /* it cannot wait: commit now, answering everyone */
+        return 0;
+    }
+    return 1;
+}
+
+int sched_ddb(sched *s, const char *op, json_t *req, sched_ddb_fn done, sched_ddb_wait_fn wait, void *ud)
+{
+    pthread_mutex_lock(&s->mu);
+    int r = ddb_locked(s, op, req, done, wait, ud);
+    pthread_mutex_unlock(&s->mu);
+    return r;
+}
+
+json_t *sched_ddb_now(sched *s, const char *op, json_t *req, json_t **extra, val_err *err)
+{
+    pthread_mutex_lock(&s->mu);
+    ddb_flush(s);
+    struct ddb_env env = ddb_env_of(s, 0);
+    json_t *r = ddb_call(s->st, op, req, &env, extra, err);
+    pthread_mutex_unlock(&s->mu);
+    return r;
+}
+
 /* ------------------------------------------------------- DynamoDB tasks */
 
 #define DDB_OPTIMIZED "arn:aws:states:::dynamodb:"
@@ -1090,43 +1227,70 @@ static void ddb_sdk_metadata(json_t *out, const char *request_id)
  * AWS delivers tasks. Errors are named as Step Functions names them:
  * DynamoDB.<Code> (ValidationException is the SDK's
  * DynamoDB.AmazonDynamoDBException), the SDK integration's DynamoDb.<Code>. */
-static void dispatch_dynamodb(sched *s, struct fx *f, const char *op, int sdk, int64_t now)
+/* A DynamoDB task waiting for its answer (the commit of its write). */
+struct dtask {
+    sched *s;
+    struct sx *sx;
+    uint64_t id;
+    int sdk;
+};
+
+static void dynamodb_done(void *ud, json_t *answer, json_t *extra, const val_err *e)
 {
+    (void)extra;
+    struct dtask *t = ud;
+    sched *s = t->s;
     char rid[37];
     uuid4(s, rid);
     for (char *c = rid; *c; c++)
         *c = (char)(*c >= 'a' && *c <= 'z' ? *c - 32 : *c);
-    struct ddb_env env = {.region = s->region, .account = s->account, .now_ns = now};
-    val_err err = {0};
-    json_t *in = json_is_object(f->input) ? f->input : NULL;
-    json_t *empty = in ? NULL : json_object();
-    json_t *out = ddb_call(s->st, op, in ? in : empty, &env, NULL, &err);
-    json_decref(empty);
-    if (out) {
-        if (!sdk)
+    int64_t now = sched_now();
+    if (answer && !t->sx->finished) {
+        json_t *out = json_deep_copy(answer);
+        if (!t->sdk)
             ddb_sdk_metadata(out, rid);
-        push_event(s, f->sx, ENG_EV_TASK_SUCCEEDED, f->id, now, out, NULL, NULL);
+        push_event(s, t->sx, ENG_EV_TASK_SUCCEEDED, t->id, now, out, NULL, NULL);
         json_decref(out);
-        return;
+    } else if (!t->sx->finished) {
+        const char *code = e->name ? e->name : "InternalServerError";
+        int server = e->kind == VAL_ERR_STORE;
+        char *error, *cause;
+        if (t->sdk) {
+            error = val_asprintf("DynamoDb.%s", code);
+            cause = val_asprintf("%s (Service: DynamoDb, Status Code: %d, Request ID: %s)", e->cause ? e->cause : "",
+                                 server ? 500 : 400, rid);
+        } else {
+            error = val_asprintf("DynamoDB.%s",
+                                 strcmp(code, "ValidationException") == 0 ? "AmazonDynamoDBException" : code);
+            cause = val_asprintf("%s (Service: AmazonDynamoDBv2; Status Code: %d; Error Code: %s; Request ID: %s; "
+                                 "Proxy: null)",
+                                 e->cause ? e->cause : "", server ? 500 : 400, code, rid);
+        }
+        push_event(s, t->sx, ENG_EV_TASK_FAILED, t->id, now, NULL, error, cause);
+        free(error);
+        free(cause);
     }
-    const char *code = err.name ? err.name : "InternalServerError";
-    int server = err.kind == VAL_ERR_STORE;
-    char *error, *cause;
-    if (sdk) {
-        error = val_asprintf("DynamoDb.%s", code);
-        cause = val_asprintf("%s (Service: DynamoDb, Status Code: %d, Request ID: %s)", err.cause ? err.cause : "",
-                             server ? 500 : 400, rid);
-    } else {
-        error = val_asprintf("DynamoDB.%s",
-                             strcmp(code, "ValidationException") == 0 ? "AmazonDynamoDBException" : code);
-        cause = val_asprintf("%s (Service: AmazonDynamoDBv2; Status Code: %d; Error Code: %s; Request ID: %s; "
-                             "Proxy: null)",
-                             err.cause ? err.cause : "", server ? 500 : 400, code, rid);
-    }
-    push_event(s, f->sx, ENG_EV_TASK_FAILED, f->id, now, NULL, error, cause);
-    free(error);
-    free(cause);
-    val_err_clear(&err);
+    sx_unref(s, t->sx);
+    free(t);
+}
+
+/* A DynamoDB task runs at once, on the loop's store (the lock is held):
+ * its write joins the DynamoDB group commit and its result reaches the
+ * execution only after that commit, so the write is durable before the
+ * step that follows it; a crash between the two runs the task again (at
+ * least once, as AWS delivers tasks). Errors are named as Step Functions
+ * names them: DynamoDB.<Code> (ValidationException is the SDK's
+ * DynamoDB.AmazonDynamoDBException), the SDK integration's DynamoDb.<Code>. */
+static void dispatch_dynamodb(sched *s, struct fx *f, const char *op, int sdk)
+{
+    struct dtask *t = malloc(sizeof *t);
+    if (!t)
+        abort();
+    *t = (struct dtask){.s = s, .sx = f->sx, .id = f->id, .sdk = sdk};
+    f->sx->refs++;
+    json_t *empty = json_is_object(f->input) ? NULL : json_object();
+    ddb_locked(s, op, empty ? empty : f->input, dynamodb_done, NULL, t);
+    json_decref(empty);
 }
 
 /* Runs a task effect: Lambda tasks go to the function pool (when there
@@ -1142,7 +1306,7 @@ static void dispatch(sched *s, struct fx *f, int64_t now)
     char op[64];
     int sdk;
     if (!f->token && ddb_op_of(f->resource, op, &sdk)) {
-        dispatch_dynamodb(s, f, op, sdk, now);
+        dispatch_dynamodb(s, f, op, sdk);
         return;
     }
     if (f->token) {
@@ -1268,8 +1432,12 @@ static int turn(sched *s, struct sx **list, size_t n)
     for (size_t i = 0; i < t.n_fx; i++)
         if (t.fx[i].token)
             durable = 1; /* an EXPRESS execution's task token */
+    if (s->ddb_tx_failed)
+        ddb_flush(s); /* rolls the failed DynamoDB writes back, answers them */
     if (durable) {
-        ok = s->st->ops->begin(s->st, &err) == STORE_OK;
+        /* DynamoDB writes waiting for their commit share this one */
+        int joined = s->ddb_tx;
+        ok = joined || s->st->ops->begin(s->st, &err) == STORE_OK;
         for (size_t i = 0; ok && i < t.n_w; i++)
             if (t.w[i].moved || t.n_fx)
                 ok = write_work(s, &t.w[i], &t, &err) == STORE_OK;
@@ -1277,6 +1445,8 @@ static int turn(sched *s, struct sx **list, size_t n)
             ok = s->st->ops->commit(s->st, &err) == STORE_OK;
         else
             s->st->ops->rollback(s->st, NULL);
+        if (joined)
+            ddb_settle(s, ok, &err);
         s->stats.commits++;
         s->stats.commit_ns += sched_now() - t_commit;
     }
@@ -1414,6 +1584,9 @@ static void *loop(void *arg)
     sched *s = arg;
     pthread_mutex_lock(&s->mu);
     while (!s->stopping) {
+        /* DynamoDB writes first: their callers wait for this commit, and
+         * those that arrive meanwhile share the next one */
+        ddb_flush(s);
         fire_timers(s, sched_now());
         if (!s->n_runq) {
             if (s->n_heap) {
@@ -1540,6 +1713,7 @@ void sched_stop(sched *s)
         s->running = 0;
     }
     pthread_mutex_lock(&s->mu);
+    ddb_flush(s); /* what was written is kept and answered */
     val_err down = {0};
     val_err_set(&down, VAL_ERR_VALIDATION, "ServiceUnavailable", "stepd is shutting down");
     for (size_t i = 0; i < s->execs.cap; i++)
@@ -1595,6 +1769,7 @@ void sched_stats_get(sched *s, struct sched_stats *out)
 store *sched_lock(sched *s)
 {
     pthread_mutex_lock(&s->mu);
+    ddb_flush(s);
     return s->st;
 }
 
@@ -1631,6 +1806,7 @@ int sched_machine_create(sched *s, const char *name, const char *definition, con
                                .type = (char *)type,
                                .role_arn = (char *)role_arn,
                                .created_ns = sched_now()};
+    ddb_flush(s); /* answered as stored: nothing waiting may share it */
     int r = s->st->ops->machine_create(s->st, &sm, err);
     if (r == STORE_OK || r == STORE_EXISTS) {
         int g = s->st->ops->machine_get(s->st, arn, out, err);
@@ -1660,6 +1836,7 @@ int sched_machine_update(sched *s, const char *arn, const char *definition, cons
         asl_machine_free(m);
     }
     pthread_mutex_lock(&s->mu);
+    ddb_flush(s);
     int r = s->st->ops->machine_update(s->st, arn, definition, role_arn, sched_now(), NULL, err);
     if (r == STORE_NOT_FOUND)
         val_err_set(err, VAL_ERR_VALIDATION, "StateMachineDoesNotExist", "State Machine Does Not Exist: '%s'", arn);
@@ -1675,6 +1852,7 @@ int sched_machine_update(sched *s, const char *arn, const char *definition, cons
 int sched_machine_delete(sched *s, const char *arn, val_err *err)
 {
     pthread_mutex_lock(&s->mu);
+    ddb_flush(s);
     int r = s->st->ops->machine_delete(s->st, arn, err);
     mach_forget_current(s, arn);
     pthread_mutex_unlock(&s->mu);
@@ -1781,6 +1959,7 @@ int sched_exec_start(sched *s, const char *machine_arn_, const char *name, const
     if (!m->express) {
         if (!started) {
             /* no one to answer later: store the row now, on its own */
+            ddb_flush(s);
             struct store_exec nrow = {.arn = arn,
                                       .machine_arn = m->arn,
                                       .name = (char *)name,

@@ -59,13 +59,45 @@ struct sched_stats {
     long loaded, known, timers, recovered;
     long turns, commits, transitions;
     int64_t step_ns, commit_ns; /* time spent stepping engines / in store writes and commits */
+    long ddb_writes, ddb_commits; /* DynamoDB calls that joined a group commit, and those commits */
 };
 void sched_stats_get(sched *s, struct sched_stats *out);
 
 /* The store, for reads (describe, list, history), under the lock:
- * sched_lock returns it; call sched_unlock when done. */
+ * sched_lock returns it; call sched_unlock when done. DynamoDB writes
+ * waiting for their group commit (sched_ddb) are committed first, so what
+ * the caller writes is never answered before it is durable. */
 store *sched_lock(sched *s);
 void sched_unlock(sched *s);
+
+/* ---------------------------------------------------------------- tables */
+
+/* The answer to a DynamoDB call: answer (the API's answer) or err (its
+ * error; extra: members to add to the error body, or NULL), all borrowed
+ * for the call. */
+typedef void (*sched_ddb_fn)(void *ud, json_t *answer, json_t *extra, const val_err *err);
+
+/* Told, under the lock and in the caller's thread, that a call will be
+ * answered later (so that it can park its request): returns 1, or 0 when
+ * it cannot wait (the transaction is then committed at once). */
+typedef int (*sched_ddb_wait_fn)(void *ud);
+
+/* Runs DynamoDB operation op ("PutItem", ...) with request req (borrowed)
+ * on the store, under the lock. Writes are group-committed: they join one
+ * open store transaction, which the loop commits as soon as it runs
+ * (together with its own turn's writes when one is due), and their answers
+ * wait for that commit: a failed commit answers them InternalServerError.
+ * A read made while writes wait sees them, so it waits too; any other read
+ * is answered at once. done is called exactly once: before sched_ddb
+ * returns (returns 0), or later from the loop thread, under the lock
+ * (returns 1), after wait (NULL: the caller can always wait) said yes. */
+int sched_ddb(sched *s, const char *op, json_t *req, sched_ddb_fn done, sched_ddb_wait_fn wait, void *ud);
+
+/* The same, answered before it returns: the call runs on its own store
+ * transaction (waiting writes are committed first). Returns the answer (a
+ * new reference) or NULL with err (*extra, when extra is non-NULL, as
+ * ddb_call gives it). For deploys and one-off reads, not the hot path. */
+json_t *sched_ddb_now(sched *s, const char *op, json_t *req, json_t **extra, val_err *err);
 
 /* The region and account ARNs are made with. */
 const char *sched_region(sched *s);
