@@ -237,6 +237,7 @@ struct sched {
 
     /* DynamoDB writes waiting for their group commit (sched_ddb) */
     int ddb_tx;        /* a store transaction holding them is open */
+    size_t ddb_last;   /* how many the last group commit held */
     int ddb_tx_failed; /* one of them failed in the store: roll all back */
     struct ddb_wait *ddb_w;
     size_t n_ddb_w, cap_ddb_w;
@@ -1062,6 +1063,7 @@ static void ddb_settle(sched *s, int ok, const val_err *why)
     size_t n = s->n_ddb_w;
     struct ddb_wait *w = s->ddb_w;
     s->stats.ddb_commits++;
+    s->ddb_last = n;
     s->ddb_w = NULL;
     s->n_ddb_w = s->cap_ddb_w = 0;
     s->ddb_tx = s->ddb_tx_failed = 0;
@@ -1096,6 +1098,36 @@ static void ddb_flush(sched *s)
     }
     ddb_settle(s, ok, &err);
     val_err_clear(&err);
+}
+
+/* How long the loop lets more DynamoDB writes join an open transaction:
+ * it commits once DDB_PAUSE_NS pass without a new one, DDB_LINGER_NS after
+ * it started lingering at most, or at DDB_BATCH writes. It lingers only
+ * when the last commit held several writes (concurrent clients), so a lone
+ * client's write is committed at once and waits for nobody. */
+#define DDB_PAUSE_NS 40000
+#define DDB_LINGER_NS 400000
+#define DDB_BATCH 512
+
+/* The loop's DynamoDB group commit. Lock held (released while it lingers). */
+static void ddb_commit_batch(sched *s)
+{
+    if (!s->ddb_tx)
+        return;
+    if (s->ddb_last > 1) {
+        int64_t start = sched_now();
+        size_t seen = 0;
+        while (s->ddb_tx && !s->ddb_tx_failed && !s->stopping && s->n_ddb_w != seen && s->n_ddb_w < DDB_BATCH) {
+            int64_t now = sched_now();
+            if (now - start >= DDB_LINGER_NS)
+                break;
+            seen = s->n_ddb_w;
+            int64_t due = now + DDB_PAUSE_NS;
+            struct timespec ts = {(time_t)(due / 1000000000LL), (long)(due % 1000000000LL)};
+            pthread_cond_timedwait(&s->cv, &s->mu, &ts);
+        }
+    }
+    ddb_flush(s);
 }
 
 /* sched_ddb with the lock held: 0 after done ran, 1 when it waits. */
@@ -1584,9 +1616,8 @@ static void *loop(void *arg)
     sched *s = arg;
     pthread_mutex_lock(&s->mu);
     while (!s->stopping) {
-        /* DynamoDB writes first: their callers wait for this commit, and
-         * those that arrive meanwhile share the next one */
-        ddb_flush(s);
+        /* DynamoDB writes first: their callers wait for this commit */
+        ddb_commit_batch(s);
         fire_timers(s, sched_now());
         if (!s->n_runq) {
             if (s->n_heap) {
