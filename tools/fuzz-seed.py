@@ -83,18 +83,47 @@ BUILTIN_API = [
     ("SendTaskHeartbeat", {"taskToken": "t"}),
     ("ValidateStateMachineDefinition", {"definition": "{}", "maxResults": 3}),
 ]
+DDB = "DynamoDB_20120810."
+BUILTIN_DDB = [
+    ("PutItem", {"TableName": "fz", "Item": {"id": {"S": "b"}, "n": {"N": "-1.5"}, "s": {"NS": ["1", "2"]}},
+                 "ConditionExpression": "attribute_not_exists(id) OR #n < :v",
+                 "ExpressionAttributeNames": {"#n": "n"}, "ExpressionAttributeValues": {":v": {"N": "3"}},
+                 "ReturnValues": "ALL_OLD"}),
+    ("UpdateItem", {"TableName": "fz", "Key": {"id": {"S": "a"}, "n": {"N": "1"}},
+                    "UpdateExpression": "SET l[0] = if_not_exists(q, :v) + :v, z = list_append(l, :l) "
+                                        "REMOVE l[1] ADD c :v DELETE s :s",
+                    "ExpressionAttributeValues": {":v": {"N": "1"}, ":l": {"L": []}, ":s": {"NS": ["1"]}},
+                    "ReturnValues": "UPDATED_NEW"}),
+    ("Query", {"TableName": "fz", "KeyConditionExpression": "id = :a AND n BETWEEN :x AND :y",
+               "FilterExpression": "size(l) > :x", "ProjectionExpression": "l[0], id",
+               "ExpressionAttributeValues": {":a": {"S": "a"}, ":x": {"N": "0"}, ":y": {"N": "9"}},
+               "Limit": 1, "ScanIndexForward": False}),
+    ("Scan", {"TableName": "fz", "Segment": 0, "TotalSegments": 2, "Select": "COUNT"}),
+    ("TransactWriteItems", {"TransactItems": [
+        {"ConditionCheck": {"TableName": "fz", "Key": {"id": {"S": "a"}, "n": {"N": "1"}},
+                            "ConditionExpression": "contains(l, :v)", "ExpressionAttributeValues": {":v": {"N": "2"}}}},
+        {"Delete": {"TableName": "fz", "Key": {"id": {"S": "b"}, "n": {"N": "-1.5"}}}}]}),
+    ("BatchWriteItem", {"RequestItems": {"fz": [{"PutRequest": {"Item": {"id": {"S": "c"}, "n": {"N": "0"}}}}]}}),
+    ("BatchGetItem", {"RequestItems": {"fz": {"Keys": [{"id": {"S": "a"}, "n": {"N": "1"}}]}}}),
+    ("CreateTable", {"TableName": "fz2", "KeySchema": [{"AttributeName": "k", "KeyType": "HASH"}],
+                     "AttributeDefinitions": [{"AttributeName": "k", "AttributeType": "B"}],
+                     "ProvisionedThroughput": {"ReadCapacityUnits": 1, "WriteCapacityUnits": 1}}),
+]
 CAPTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared",
                         "reference", "captures", "requests.jsonl")
 
 
 def seed_api(out, defs):
-    """fuzz_api: "Operation\\nbody" from built-in requests, every definition
-    as a CreateStateMachine, and the real clients' requests in the shared
+    """fuzz_api: "Operation\\nbody" from built-in requests (Step Functions'
+    and DynamoDB's, "DynamoDB_20120810.Op"), every definition as a
+    CreateStateMachine, and the real clients' requests in the shared
     captures when they are there."""
     d = os.path.join(out, "corpus-fuzz_api")
     os.makedirs(d, exist_ok=True)
     for op, body in BUILTIN_API:
         write(d, ("%s\n%s" % (op, json.dumps(body))).encode("utf-8"))
+    for op, body in BUILTIN_DDB:
+        write(d, ("%s%s\n%s" % (DDB, op, json.dumps(body))).encode("utf-8"))
     for df in defs[:50]:
         body = {"name": "m2", "roleArn": "arn:aws:iam::1:role/r", "definition": json.dumps(df)}
         write(d, ("CreateStateMachine\n%s" % json.dumps(body)).encode("utf-8"))
@@ -105,6 +134,8 @@ def seed_api(out, defs):
                 target = dict((k.lower(), v) for k, v in r.get("headers", [])).get("x-amz-target", "")
                 if target.startswith("AWSStepFunctions."):
                     write(d, ("%s\n%s" % (target.split(".", 1)[1], r.get("body") or "{}")).encode("utf-8"))
+                elif target.startswith(DDB):
+                    write(d, ("%s\n%s" % (target, r.get("body") or "{}")).encode("utf-8"))
     except (OSError, ValueError):
         pass
 

@@ -14,6 +14,8 @@ python3 tools/fuzz-seed.py "$CASES" "$OUT" || exit 1
 
 export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=1:detect_leaks=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
+# a known leak inside libfyaml itself (see the file)
+export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$(pwd)/tools/lsan-fuzz.supp}
 
 # libFuzzer names what it finds PREFIX{crash,leak,timeout,oom,slow-unit}-SHA1.
 findings() { ls "$OUT" | grep -c -E "^$1-(crash|leak|timeout|oom|slow-unit)-"; }

@@ -1,6 +1,8 @@
-/* fuzz_api — libFuzzer target for the Step Functions API handlers: the
- * input is "Operation\nbody", the body handed to api_sfn_handle as the
- * HTTP layer would (any JSON object). The handlers run against a scheduler
+/* fuzz_api — libFuzzer target for the Step Functions and DynamoDB API
+ * handlers: the input is "Operation\nbody" ("DynamoDB_20120810.PutItem\n..."
+ * for DynamoDB), the body handed to api_sfn_handle or api_ddb_handle as
+ * the HTTP layer would (any JSON object). A table "fz" (keys id S, n N)
+ * holds an item. The handlers run against a scheduler
  * over a :memory: store that already holds a machine, a running execution
  * waiting for a callback, and a finished one, so that lookups, stops and
  * callbacks reach real state; the loop thread is not started (executions
@@ -13,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/ddb.h"
 #include "api/sfn.h"
 #include "sched/sched.h"
 
@@ -21,6 +24,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static store *st;
 static sched *sc;
 
+#define DDB API_DDB_PREFIX "."
+
+/* One request to the handler its operation names. */
+static void handle(const char *op, const http_request *req, json_t *b, http_response *resp)
+{
+    if (strncmp(op, DDB, strlen(DDB)) == 0)
+        api_ddb_handle(sc, req, op + strlen(DDB), b, resp);
+    else
+        api_sfn_handle(sc, req, op, b, resp);
+}
+
 static void call(const char *op, const char *body)
 {
     json_t *b = json_loads(body, 0, NULL);
@@ -28,7 +42,7 @@ static void call(const char *op, const char *body)
                         .body_len = strlen(body), .request_id = "fuzz"};
     http_response resp = {.status = 200};
     if (json_is_object(b))
-        api_sfn_handle(sc, &req, op, b, &resp);
+        handle(op, &req, b, &resp);
     json_decref(b);
     http_resp_clear(&resp);
 }
@@ -51,6 +65,12 @@ static void setup(void)
     call("StartExecution", "{\"stateMachineArn\":\"arn:aws:states:us-east-1:123456789012:stateMachine:m\","
                            "\"name\":\"e2\",\"input\":\"{}\"}");
     call("StopExecution", "{\"executionArn\":\"arn:aws:states:us-east-1:123456789012:execution:m:e2\"}");
+    call(DDB "CreateTable", "{\"TableName\":\"fz\",\"BillingMode\":\"PAY_PER_REQUEST\",\"KeySchema\":["
+                            "{\"AttributeName\":\"id\",\"KeyType\":\"HASH\"},{\"AttributeName\":\"n\","
+                            "\"KeyType\":\"RANGE\"}],\"AttributeDefinitions\":[{\"AttributeName\":\"id\","
+                            "\"AttributeType\":\"S\"},{\"AttributeName\":\"n\",\"AttributeType\":\"N\"}]}");
+    call(DDB "PutItem", "{\"TableName\":\"fz\",\"Item\":{\"id\":{\"S\":\"a\"},\"n\":{\"N\":\"1\"},"
+                        "\"l\":{\"L\":[{\"N\":\"2\"},{\"M\":{\"x\":{\"SS\":[\"p\"]}}}]}}}");
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -74,7 +94,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         http_request req = {.method = "POST", .path = "/", .raw_path = "/", .query = "", .body = body,
                             .body_len = blen, .request_id = "fuzz"};
         http_response resp = {.status = 200};
-        api_sfn_handle(sc, &req, op, b, &resp);
+        handle(op, &req, b, &resp);
         if (resp.status < 200 || resp.status > 599)
             abort();
         if (resp.body) {
