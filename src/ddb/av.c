@@ -3,7 +3,6 @@
  * (38 significant digits, never a double), equality and ordering, item
  * sizes, and the order-preserving key encoding the store sorts with
  * memcmp. See av.h for the contract. */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,20 +13,9 @@
 #define NUM_MAX_EXP 126  /* 9.99..E+125 = 0.999.. * 10^126 */
 #define NUM_MIN_EXP -129 /* 1E-130 = 0.1 * 10^-129 */
 
-static void inval(val_err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void inval(val_err *err, const char *fmt, ...)
-{
-    if (!err)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    char *msg = NULL;
-    if (vasprintf(&msg, fmt, ap) < 0)
-        msg = NULL;
-    va_end(ap);
-    val_err_setc(err, VAL_ERR_VALIDATION, "ValidationException", msg ? msg : "invalid AttributeValue");
-    free(msg);
-}
+/* err = ValidationException with a printf-style message (val_err_set does
+ * the formatting and accepts a NULL err). */
+#define inval(err, ...) val_err_set((err), VAL_ERR_VALIDATION, "ValidationException", __VA_ARGS__)
 
 /* ---------------------------------------------------------------- base64 */
 

@@ -22,20 +22,9 @@ unsigned char *ddbp_b64_decode(const char *s, size_t len, size_t *n, const char 
 #define EXPR_MAX_PATH 64   /* elements of one document path */
 #define EXPR_MAX_IN 100    /* operands of IN, DynamoDB's limit */
 
-static void fail(val_err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void fail(val_err *err, const char *fmt, ...)
-{
-    if (!err)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    char *msg = NULL;
-    if (vasprintf(&msg, fmt, ap) < 0)
-        msg = NULL;
-    va_end(ap);
-    val_err_setc(err, VAL_ERR_VALIDATION, "ValidationException", msg ? msg : "invalid expression");
-    free(msg);
-}
+/* err = ValidationException with a printf-style message (val_err_set does
+ * the formatting and accepts a NULL err). */
+#define fail(err, ...) val_err_set((err), VAL_ERR_VALIDATION, "ValidationException", __VA_ARGS__)
 
 /* --------------------------------------------------------------- reserved */
 
@@ -1905,12 +1894,28 @@ static int apply_one(const struct action *a, json_t *value, json_t *item, val_er
     return 0;
 }
 
+/* Removes run in descending path order (list indexes compared as
+ * numbers): removing l[i] shifts only paths through l at an index above
+ * i, and those sort before it, so each path names what it named in the
+ * item before the update ("REMOVE l[0], l[2][0]" in either order). Paths
+ * never prefix one another (overlaps are refused when parsing). */
 static int remove_order(const void *x, const void *y)
 {
-    const struct action *a = *(const struct action *const *)x, *b = *(const struct action *const *)y;
-    long ia = a->path->el[a->path->n - 1].name ? -1 : a->path->el[a->path->n - 1].index;
-    long ib = b->path->el[b->path->n - 1].name ? -1 : b->path->el[b->path->n - 1].index;
-    return (ia < ib) - (ia > ib); /* higher list indexes first */
+    const struct path *a = (*(const struct action *const *)x)->path;
+    const struct path *b = (*(const struct action *const *)y)->path;
+    for (int i = 0; i < a->n && i < b->n; i++) {
+        const struct pel *ea = &a->el[i], *eb = &b->el[i];
+        int c;
+        if (!ea->name != !eb->name)
+            c = ea->name ? 1 : -1; /* a list and a map at once: one of them fails either way */
+        else if (ea->name)
+            c = strcmp(ea->name, eb->name);
+        else
+            c = (ea->index > eb->index) - (ea->index < eb->index);
+        if (c)
+            return -c;
+    }
+    return (a->n < b->n) - (a->n > b->n);
 }
 
 /* How many M/L containers nest in av (av itself included), counted no

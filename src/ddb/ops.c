@@ -200,6 +200,12 @@ static int key_schema_ok(json_t *ks, json_t *defs, const char *what, int *used, 
             ddb_invalid(err, "Invalid KeySchema: The first KeySchemaElement is not a HASH key type");
             return -1;
         }
+        if (i == 1 && strcmp(n, ddb_str(json_array_get(ks, 0), "AttributeName")) == 0) {
+            /* a key no item could match: every Key would have one member too few */
+            ddb_invalid(err, "Invalid KeySchema: Both the Hash Key and the Range Key element in the KeySchema "
+                             "have the same name");
+            return -1;
+        }
         size_t j;
         json_t *d;
         int found = 0;
@@ -259,6 +265,16 @@ static json_t *op_create_table(store *st, json_t *req, const struct ddb_env *env
             goto done;
         }
     }
+    for (i = 0; i < nd; i++)
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(ddb_str(json_array_get(defs, i), "AttributeName"),
+                       ddb_str(json_array_get(defs, j), "AttributeName")) == 0) {
+                /* else the first definition's type would silently win */
+                ddb_invalid(err, "One or more parameter values were invalid: Cannot have two attributes with the "
+                                 "same name: %s",
+                            ddb_str(json_array_get(defs, i), "AttributeName"));
+                goto done;
+            }
     if (key_schema_ok(ks, defs, "keySchema", used, err) < 0)
         goto done;
     static const char *kinds[] = {"GlobalSecondaryIndexes", "LocalSecondaryIndexes"};
@@ -271,6 +287,21 @@ static json_t *op_create_table(store *st, json_t *req, const struct ddb_env *env
                     ddb_invalid(err, "One or more parameter values were invalid: an index needs an IndexName and "
                                      "a KeySchema");
                 goto done;
+            }
+            /* index names are unique across both kinds (a query names one) */
+            for (int k2 = 0; k2 <= k; k2++) {
+                size_t j;
+                json_t *other;
+                json_array_foreach(json_object_get(req, kinds[k2]), j, other) {
+                    if (k2 == k && j >= i)
+                        break;
+                    const char *on = ddb_str(other, "IndexName");
+                    if (on && strcmp(on, ddb_str(ix, "IndexName")) == 0) {
+                        ddb_invalid(err, "One or more parameter values were invalid: Duplicate index name: %s",
+                                    ddb_str(ix, "IndexName"));
+                        goto done;
+                    }
+                }
             }
         }
     }

@@ -1253,12 +1253,6 @@ static void ddb_sdk_metadata(json_t *out, const char *request_id)
     val_obj_set_take(out, "SdkResponseMetadata", json_pack("{s:s}", "RequestId", request_id));
 }
 
-/* A DynamoDB task runs at once, on the loop's store (the lock is held and
- * no transaction is open): its write is committed before the task's
- * result is, so a crash between the two runs it again -- at least once, as
- * AWS delivers tasks. Errors are named as Step Functions names them:
- * DynamoDB.<Code> (ValidationException is the SDK's
- * DynamoDB.AmazonDynamoDBException), the SDK integration's DynamoDb.<Code>. */
 /* A DynamoDB task waiting for its answer (the commit of its write). */
 struct dtask {
     sched *s;
@@ -1741,9 +1735,9 @@ void sched_stop(sched *s)
     pthread_mutex_unlock(&s->mu);
     if (s->running) {
         pthread_join(s->thread, NULL);
-        s->running = 0;
     }
     pthread_mutex_lock(&s->mu);
+    s->running = 0; /* under the lock: sched_ddb reads it there */
     ddb_flush(s); /* what was written is kept and answered */
     val_err down = {0};
     val_err_set(&down, VAL_ERR_VALIDATION, "ServiceUnavailable", "stepd is shutting down");

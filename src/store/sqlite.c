@@ -282,6 +282,15 @@ static char *col_dup(sqlite3_stmt *s, int i)
  * uniqueness conflict, or -1. */
 static int run_write(struct sq *q, sqlite3_stmt *s, val_err *err, const char *what)
 {
+    /* SQLite rolls a transaction back by itself on some errors (FULL,
+     * IOERR, NOMEM, BUSY): a write after that would autocommit on its own
+     * while the caller still believes it is part of the transaction it
+     * will roll back (the DynamoDB group commit answers such writes as
+     * lost). Refuse it instead. */
+    if (q->in_tx && sqlite3_get_autocommit(q->db)) {
+        done(s);
+        return invalid(err, "the open transaction was rolled back by an earlier failure");
+    }
     int rc = sqlite3_step(s);
     int ext = sqlite3_extended_errcode(q->db);
     int r = STORE_OK;
@@ -1295,6 +1304,10 @@ static int sq_table_delete(store *sp, const char *name, val_err *err)
     struct sq *q = (struct sq *)sp;
     if (!name)
         return invalid(err, "table name is required");
+    /* as in run_write: a SAVEPOINT now would start (and RELEASE commit) a
+     * transaction of its own */
+    if (q->in_tx && sqlite3_get_autocommit(q->db))
+        return invalid(err, "the open transaction was rolled back by an earlier failure");
     if (run_simple(q, S_SP_BEGIN, err, "table_delete") != STORE_OK)
         return STORE_ERROR;
     int r = delete_key(q, S_TB_DROP_ITEMS, name, NULL, err, "table_delete");
