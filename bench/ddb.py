@@ -19,13 +19,12 @@ import argparse
 import http.client
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from serve import Engine, Stepd  # noqa: E402
+from serve import Engine, Stepd, listen_on_free_port  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 AUTH = {"X-Amz-Date": "20261206T000000Z",
@@ -41,22 +40,10 @@ class Dynalite(Engine):
     name = "peer"
 
     def __init__(self, node, peers, log):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = s.getsockname()[1]
         cli = os.path.join(peers, "node_modules", "dynalite", "cli.js")
         # tables are ACTIVE at once, as stepd makes them
-        self.proc = subprocess.Popen([node, cli, "--port", str(self.port), "--createTableMs", "0"],
-                                     stdout=log, stderr=log, stdin=subprocess.DEVNULL)
-        deadline = time.time() + 30
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), 0.5).close()
-                break
-            except OSError:
-                if self.proc.poll() is not None or time.time() > deadline:
-                    raise RuntimeError("dynalite did not listen on port %d" % self.port)
-                time.sleep(0.05)
+        self.proc, self.port = listen_on_free_port(
+            lambda port: [node, cli, "--port", str(port), "--createTableMs", "0"], "dynalite", log)
 
 
 def call(port, op, body):

@@ -108,25 +108,31 @@ class Stepd(Engine):
                      for p in (self.store, self.store + "-wal", self.store + "-shm"))
 
 
+def listen_on_free_port(argv_for, what, log):
+    """Starts argv_for(port) on a free loopback port and waits (30 s at
+    most) until it accepts connections: (process, port)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen(argv_for(port), stdout=log, stderr=log, stdin=subprocess.DEVNULL)
+    deadline = time.time() + 30
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.5).close()
+            return proc, port
+        except OSError:
+            if proc.poll() is not None or time.time() > deadline:
+                raise RuntimeError("%s did not listen on port %d" % (what, port))
+            time.sleep(0.05)
+
+
 class Peer(Engine):
     name = "peer"
 
     def __init__(self, node, peers, log):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = s.getsockname()[1]
         start = os.path.join(peers, "node_modules", "stepfunctions-local", "bin", "stepfunctions-local-start.js")
-        self.proc = subprocess.Popen([node, start, "--port", str(self.port)], stdout=log, stderr=log,
-                                     stdin=subprocess.DEVNULL)
-        deadline = time.time() + 30
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), 0.5).close()
-                break
-            except OSError:
-                if self.proc.poll() is not None or time.time() > deadline:
-                    raise RuntimeError("stepfunctions-local did not listen on port %d" % self.port)
-                time.sleep(0.05)
+        self.proc, self.port = listen_on_free_port(lambda port: [node, start, "--port", str(port)],
+                                                   "stepfunctions-local", log)
 
 
 # --- the API ------------------------------------------------------------------

@@ -1010,19 +1010,20 @@ static struct node *parse_not(struct ps *p)
     return n;
 }
 
-/* AND binds tighter than OR; both are left-associative loops, so long
+/* A left-associative chain of operand (word operand)...: AND over NOT
+ * terms, OR over AND chains, so AND binds tighter than OR; a loop, so long
  * chains cost no stack. */
-static struct node *parse_and(struct ps *p)
+static struct node *parse_chain(struct ps *p, const char *word, int kind, struct node *(*operand)(struct ps *))
 {
-    struct node *x = parse_not(p);
-    while (x && peek_word(p, "AND")) {
+    struct node *x = operand(p);
+    while (x && peek_word(p, word)) {
         if (need_cond(p, x) < 0)
             return NULL;
         p->pos++;
-        struct node *y = parse_not(p);
+        struct node *y = operand(p);
         if (need_cond(p, y) < 0)
             return NULL;
-        struct node *n = new_node(p, N_AND, 2);
+        struct node *n = new_node(p, kind, 2);
         n->args[0] = x;
         n->args[1] = y;
         x = n;
@@ -1030,23 +1031,9 @@ static struct node *parse_and(struct ps *p)
     return x;
 }
 
-static struct node *parse_or(struct ps *p)
-{
-    struct node *x = parse_and(p);
-    while (x && peek_word(p, "OR")) {
-        if (need_cond(p, x) < 0)
-            return NULL;
-        p->pos++;
-        struct node *y = parse_and(p);
-        if (need_cond(p, y) < 0)
-            return NULL;
-        struct node *n = new_node(p, N_OR, 2);
-        n->args[0] = x;
-        n->args[1] = y;
-        x = n;
-    }
-    return x;
-}
+static struct node *parse_and(struct ps *p) { return parse_chain(p, "AND", N_AND, parse_not); }
+
+static struct node *parse_or(struct ps *p) { return parse_chain(p, "OR", N_OR, parse_and); }
 
 /* ------------------------------------------------- key condition checks */
 
